@@ -1,0 +1,250 @@
+"""Stage 4 — execute: run notes as notebooks through nbclient, in fresh kernels, in dependency order, with the cache.
+
+A note runs after the notes whose companions it imports (so the training note stores its checkpoint before the
+sampling note loads it). Each run gets the note's folder as working directory, the device the user chose, fixed
+seeds, the companions on the path and tiktoken's encodings offline.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+from . import env as note_env
+from .cache import Cache, Result, note_key
+from .config import Config
+from .export import ExportError, companion_imports, companion_name, planned_companions, to_notebook, write_companions
+from .index import Note, Vault, read_vault
+from .kernels import KernelPool, kernel_env, kill_all
+from .report import failure_report, progress
+from .tiktoken_data import ensure_offline_encodings
+
+DEFAULT_TIMEOUT = 120.0
+SETUP_TAG = "llm-vault-setup"
+
+
+def resolve_device(choice: str | None) -> str:
+    choice = (choice or os.environ.get(note_env.DEVICE_VAR) or "auto").lower()
+    if choice in ("cpu", "cuda"):
+        return choice
+    # decided without importing torch (2 s): the driver's device node or tool is there
+    return "cuda" if Path("/dev/nvidiactl").exists() or shutil.which("nvidia-smi") else "cpu"
+
+
+@dataclass
+class Job:
+    note: Note
+    key: str
+    deps: set[str]  # rels of notes whose companions this one imports
+
+
+def plan(cfg: Config, selection: list[str] | None = None, device: str = "cpu") -> tuple[Vault, list[Job]]:
+    vault = read_vault(cfg.vault)
+    write_companions(vault)  # the run imports what the notes say now
+    texts = {path.stem: text for path, text in planned_companions(vault).items()}
+    owner = {companion_name(n): n.rel for n in vault.notes if n.cells}
+    jobs = {}
+    for note in vault.notes:
+        if note.cells:
+            deps = {owner[name] for name in companion_imports(note) if name in owner} - {note.rel}
+            jobs[note.rel] = Job(note, note_key(note, vault, texts, device), deps)
+    chosen = [select(vault, s).rel for s in selection] if selection else list(jobs)
+    missing = [rel for rel in chosen if rel not in jobs]
+    if missing:
+        raise SystemExit(f"no Python code cells to run in: {', '.join(missing)}")
+    _break_cycles(jobs)
+    return vault, [jobs[rel] for rel in chosen]
+
+
+def select(vault: Vault, wanted: str) -> Note:
+    """A note by path (relative to the cwd or the vault) or by name, case-insensitive."""
+    path = Path(wanted)
+    for candidate in (path, vault.root / path, vault.root.parent / path):
+        if candidate.suffix == ".md" and candidate.exists():
+            rel = candidate.resolve().relative_to(vault.root).as_posix()
+            return vault.note(rel)
+    name = path.stem if path.suffix == ".md" else wanted
+    matches = [n for n in vault.notes if n.name.casefold() == name.casefold()]
+    if len(matches) != 1:
+        raise SystemExit(f"{wanted}: {'no' if not matches else 'more than one'} note of that name")
+    return matches[0]
+
+
+def _break_cycles(jobs: dict[str, Job]) -> None:
+    """Two notes importing each other's companions: run them in any order rather than wait forever."""
+    state: dict[str, int] = {}
+
+    def visit(rel: str) -> None:
+        state[rel] = 1
+        for dep in sorted(jobs[rel].deps):
+            if dep not in jobs:
+                continue
+            if state.get(dep) == 1:
+                jobs[rel].deps.discard(dep)
+            elif dep not in state:
+                visit(dep)
+        state[rel] = 2
+
+    for rel in list(jobs):
+        if rel not in state:
+            visit(rel)
+
+
+def run_vault(cfg: Config, selection: list[str] | None = None, jobs: int = 1, force: bool = False,
+              timeout: float | None = None, progress_display: bool = True, device: str | None = None) -> list[Result]:
+    device = resolve_device(device)
+    try:
+        vault, todo = plan(cfg, selection, device)
+    except ExportError as exc:
+        raise SystemExit(str(exc))
+    cache = Cache(cfg.cache_dir)
+    return asyncio.run(_run_all(cfg, vault, todo, cache, max(1, jobs), force, timeout or DEFAULT_TIMEOUT,
+                                progress_display, device))
+
+
+async def _run_all(cfg, vault, todo, cache, jobs, force, timeout, show, device) -> list[Result]:
+    results: dict[str, Result] = {}
+    to_run = []
+    for job in todo:
+        hit = None if force else cache.load(job.key)
+        if hit:
+            results[job.note.rel] = hit[0]
+            if show:
+                progress(len(results), len(todo), hit[0])
+        else:
+            to_run.append(job)
+    if not to_run:
+        return [results[j.note.rel] for j in todo]
+
+    tiktoken_dir = ensure_offline_encodings(cache.root / "tiktoken")
+    env = kernel_env({note_env.DEVICE_VAR: device, note_env.VAULT_VAR: str(vault.root),
+                      note_env.CACHE_VAR: str(cache.root), "TIKTOKEN_CACHE_DIR": str(tiktoken_dir)},
+                     [str(vault.root), str(note_env.REPO_ROOT)])
+    pool = KernelPool(env, total=len(to_run), ahead=jobs)
+    slots = asyncio.Semaphore(jobs)
+    finished = {job.note.rel: asyncio.Event() for job in to_run}
+
+    async def one(job: Job) -> None:
+        for dep in job.deps:
+            if dep in finished:
+                await finished[dep].wait()
+        async with slots:
+            kernel = await pool.take()
+            try:
+                result, nb = await execute_note(job, kernel, timeout, device)
+            finally:
+                await kernel.close()
+        if force:
+            cache.drop(job.key)
+        cache.store(result, nb)
+        results[job.note.rel] = result
+        finished[job.note.rel].set()
+        if show:
+            progress(len(results), len(todo), result)
+
+    try:
+        await asyncio.gather(*(one(job) for job in to_run))
+    finally:
+        await pool.close()
+        kill_all()
+    return [results[j.note.rel] for j in todo]
+
+
+def _setup_source(note: Note) -> str:
+    return (f"import os as _os\n_os.chdir({str(note.path.parent)!r})\n"
+            f"from runner.env import seed_everything as _seed\n_seed(0)\ndel _os, _seed\n")
+
+
+async def execute_note(job: Job, kernel, timeout: float, device: str) -> tuple[Result, nbformat.NotebookNode]:
+    note = job.note
+    nb = to_notebook(note)
+    setup = nbformat.v4.new_code_cell(_setup_source(note))
+    setup.metadata = {"tags": [SETUP_TAG]}
+    nb.cells.insert(0, setup)
+
+    def cell_timeout(cell) -> float:
+        return float(cell.metadata.get("llm_vault", {}).get("timeout") or timeout)
+
+    client = NotebookClient(nb, km=kernel.km, kc=kernel.kc, timeout_func=cell_timeout, kernel_name="python3",
+                            allow_errors=False, record_timing=True,
+                            resources={"metadata": {"path": str(note.path.parent)}})
+    started = time.perf_counter()
+    failed_index, message = None, ""
+    try:
+        await client.async_execute()
+    except CellTimeoutError as exc:
+        failed_index = _current_cell(client, nb)
+        message = f"cell timed out: {str(exc).splitlines()[0]}"
+    except DeadKernelError as exc:
+        failed_index = _current_cell(client, nb)
+        message = f"the kernel died: {exc}"
+    except CellExecutionError as exc:
+        failed_index = _current_cell(client, nb)
+        message = f"{exc.ename}: {exc.evalue}"
+    seconds = time.perf_counter() - started
+    if failed_index is None:
+        failed_index, message = _check_expected_errors(nb)
+    nb.cells.pop(0)
+    if failed_index is not None:
+        failed_index -= 1
+    return _result(job, nb, failed_index, message, seconds, device), nb
+
+
+def _current_cell(client: NotebookClient, nb) -> int | None:
+    for i in range(len(nb.cells) - 1, -1, -1):
+        cell = nb.cells[i]
+        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
+            errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+            if errors and "raises-exception" not in cell.metadata.get("tags", []):
+                return i
+    # a timeout or a dead kernel leaves no error output: the last cell that started is the one
+    started = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and
+               c.metadata.get("execution", {}).get("iopub.execute_input")]
+    return started[-1] if started else None
+
+
+def _check_expected_errors(nb) -> tuple[int | None, str]:
+    for i, cell in enumerate(nb.cells):
+        attrs = cell.metadata.get("llm_vault", {}) if cell.cell_type == "code" else {}
+        if "raises" not in attrs:
+            continue
+        want = str(attrs["raises"] or "Exception")
+        got = [o.ename for o in cell.get("outputs", []) if o.output_type == "error"]
+        if not got:
+            return i, f"this cell should raise {want}, but it ran without error"
+        if want != "Exception" and got[0] != want:
+            return i, f"this cell should raise {want}, but it raised {got[0]}"
+    return None, ""
+
+
+def _result(job: Job, nb, failed_index, message, seconds, device) -> Result:
+    note = job.note
+    report, line = ("", None)
+    if failed_index is not None or message:
+        report, line = failure_report(note.rel, nb, failed_index, message)
+    skipped = [{"line": c.metadata["llm_vault"]["line"], "reason": str(c.metadata["llm_vault"]["skip"] or "")}
+               for c in nb.cells if c.cell_type == "code" and "skip" in c.metadata.get("llm_vault", {})]
+    return Result(note=note.rel, status="failed" if report else "passed", seconds=round(seconds, 2),
+                  key=job.key, device=device, date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                  report=report, line=line, cells=len(note.cells), skipped=skipped)
+
+
+def notebook_for(cfg: Config, wanted: str, output: Path | None = None) -> Path:
+    """Write a note as .ipynb, with the outputs of its last cached run when there is one."""
+    device = resolve_device(None)
+    vault, jobs = plan(cfg, [wanted], device)
+    job = jobs[0]
+    cache = Cache(cfg.cache_dir)
+    hit = cache.load(job.key)
+    nb = hit[1] if hit else to_notebook(job.note)
+    output = output or Path(job.note.path.with_suffix(".ipynb").name)
+    nbformat.write(nb, output)
+    return output

@@ -1,0 +1,252 @@
+"""Stage 3 — export: a note becomes a notebook (for nbclient and Jupyter) and a companion module (for imports).
+
+jupytext reads the note, so a user who opens the `.md` in JupyterLab through jupytext sees the same cells. Two
+corrections are applied to its reading: only top-level ```python fences are code (jupytext turns a ```bash fence
+into a `%%bash` cell), and every code cell is tied to the `.md` line it starts on, so errors point into the note.
+
+The companion module keeps the `export` cells at top level — cheap definitions other notes import — and puts every
+other cell under `if __name__ == "__main__":`, so importing never trains a model while running it as a script runs
+the whole note. Each cell is headed by a jupytext percent marker carrying its `.md` line.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+from .index import Fence, Note, Vault
+
+HEADER = "# generated from {rel} — do not edit; regenerate with `llm-vault export`\n"
+USAGE = ("# Import it: `from companions import {name}` (the cells marked `export`).\n"
+         "# Run it: `python -m companions.{name}` runs the whole note.\n")
+MAIN_GUARD = 'if __name__ == "__main__":\n'
+
+
+class ExportError(Exception):
+    def __init__(self, rel: str, line: int, message: str):
+        super().__init__(f"{rel}:{line}: {message}")
+        self.rel, self.line, self.message = rel, line, message
+
+
+def companion_name(note: Note) -> str:
+    explicit = note.frontmatter.get("companion")
+    if explicit:
+        if not str(explicit).isidentifier():
+            raise ExportError(note.rel, 1, f"companion name {explicit!r} is not a Python identifier")
+        return str(explicit)
+    slug = re.sub(r"[^0-9a-z]+", "_", note.name.lower()).strip("_")
+    return slug if slug[:1].isalpha() else f"note_{slug}"
+
+
+@dataclass
+class Cell:
+    """A code cell of a note: its source, attributes and where it starts in the `.md` file."""
+    source: str
+    attrs: dict
+    line: int  # first line of code (the line after the opening fence)
+
+    @property
+    def exported(self) -> bool:
+        return "export" in self.attrs
+
+    @property
+    def skip_reason(self) -> str | None:
+        if "skip" not in self.attrs:
+            return None
+        return str(self.attrs["skip"] or "marked not to run")
+
+    @property
+    def expected_error(self) -> str | None:
+        value = self.attrs.get("raises")
+        return None if "raises" not in self.attrs else str(value or "Exception")
+
+
+def code_cells(note: Note) -> list[Cell]:
+    return [Cell(f.source, f.attrs, f.line + 1) for f in note.cells]
+
+
+def to_notebook(note: Note) -> nbformat.NotebookNode:
+    """The note as a notebook: jupytext's reading, corrected as described above, with `.md` lines in metadata."""
+    nb = jupytext.reads(note.text, fmt="md")
+    fences = list(note.cells)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            cells.append(cell)
+            continue
+        fence: Fence | None = fences[0] if fences else None
+        if fence is not None and cell.source.strip("\n") == fence.source.strip("\n"):
+            fences.pop(0)
+            cell.metadata = _cell_metadata(fence)
+            cells.append(cell)
+            continue
+        magic, _, body = cell.source.partition("\n")
+        if not magic.startswith("%%"):
+            line = fence.line if fence else 1
+            raise ExportError(note.rel, line, "jupytext and the Markdown parser disagree about this code cell")
+        cells.append(nbformat.v4.new_markdown_cell(f"```{magic[2:].strip()}\n{body}\n```"))
+    if fences:
+        raise ExportError(note.rel, fences[0].line, "jupytext did not read this ```python fence as a code cell")
+    nb.cells = cells
+    nb.metadata["jupytext"] = {"formats": "md", "notebook_metadata_filter": "-all"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["llm_vault"] = {"note": note.rel}
+    return nb
+
+
+def _cell_metadata(fence: Fence) -> dict:
+    cell = Cell(fence.source, fence.attrs, fence.line + 1)
+    meta = {"llm_vault": {"line": cell.line, **fence.attrs}}
+    tags = []
+    if cell.skip_reason is not None:
+        tags.append("skip-execution")
+    if cell.expected_error is not None:
+        tags.append("raises-exception")
+    if tags:
+        meta["tags"] = tags
+    return meta
+
+
+def companion_source(note: Note) -> str | None:
+    """The companion module's text, or None when the note has no Python cells."""
+    cells = code_cells(note)
+    if not cells:
+        return None
+    name = companion_name(note)
+    nb = nbformat.v4.new_notebook()
+    for cell in cells:
+        code = nbformat.v4.new_code_cell(_companion_cell(note, cell))
+        code.metadata = {"export": None} if cell.exported else {}
+        code.metadata["note_line"] = cell.line
+        nb.cells.append(code)
+    nb.metadata["jupytext"] = {"notebook_metadata_filter": "-all", "cell_metadata_filter": "export,note_line"}
+    body = jupytext.writes(nb, fmt="py:percent")
+    return HEADER.format(rel=f"vault/{note.rel}") + USAGE.format(name=name) + "\n" + body
+
+
+def _companion_cell(note: Note, cell: Cell) -> str:
+    source = _comment_magics(cell.source.rstrip("\n"))
+    if cell.skip_reason is not None:
+        commented = "\n".join("# " + l if l.strip() else "#" for l in source.split("\n"))
+        return f"# not run: {cell.skip_reason}\n{commented}"
+    if cell.exported:
+        return source
+    if cell.expected_error is not None:
+        source = (f"try:\n{_indent(note, cell, source)}\nexcept {cell.expected_error}:\n"
+                  f"    pass  # the note shows this error on purpose")
+    body = _indent(note, cell, source)
+    return MAIN_GUARD + (body if body.strip() and not _only_comments(source) else body + "\n    pass")
+
+
+def _comment_magics(source: str) -> str:
+    return "\n".join("# " + l if l.lstrip().startswith(("%", "!")) else l for l in source.split("\n"))
+
+
+def _only_comments(source: str) -> bool:
+    return all(not l.strip() or l.lstrip().startswith("#") for l in source.split("\n"))
+
+
+def _indent(note: Note, cell: Cell, source: str) -> str:
+    """Indent by four spaces, except lines inside multi-line strings, whose text must not change."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source + "\n").readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError) as exc:
+        line = exc.args[1][0] if len(exc.args) > 1 and isinstance(exc.args[1], tuple) else 1
+        raise ExportError(note.rel, cell.line + line - 1, f"cannot parse this cell: {exc.args[0]}") from None
+    inside_string: set[int] = set()
+    starts: list[int] = []
+    for tok in tokens:
+        kind = tokenize.tok_name[tok.type]
+        if kind == "STRING" and tok.end[0] > tok.start[0]:
+            inside_string.update(range(tok.start[0] + 1, tok.end[0] + 1))
+        elif kind == "FSTRING_START":
+            starts.append(tok.start[0])
+        elif kind == "FSTRING_END" and starts:
+            inside_string.update(range(starts.pop() + 1, tok.end[0] + 1))
+    lines = source.split("\n")
+    return "\n".join(l if i + 1 in inside_string or not l else "    " + l for i, l in enumerate(lines))
+
+
+def companion_imports(note: Note) -> set[str]:
+    """Names of the companions a note imports (`from companions import x`, `import companions.x`, …)."""
+    found: set[str] = set()
+    for cell in code_cells(note):
+        try:
+            tree = ast.parse(_comment_magics(cell.source))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module == "companions":
+                    found.update(a.name for a in node.names)
+                elif node.module.startswith("companions."):
+                    found.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("companions."))
+    return found
+
+
+def init_source(names: dict[str, str]) -> str:
+    rows = "\n".join(f"    {name:<36} {rel}" for name, rel in sorted(names.items()))
+    return (f'"""Companion modules of the vault\'s notes, generated by `llm-vault export` — do not edit.\n\n'
+            f'`from companions import <name>` gives a note\'s `export` cells:\n\n{rows}\n"""\n')
+
+
+def planned_companions(vault: Vault) -> dict[Path, str]:
+    """Every file `export` would write: {path: text}. Raises ExportError for a note that cannot be exported."""
+    out_dir = vault.root / "companions"
+    files: dict[Path, str] = {}
+    names: dict[str, str] = {}
+    for note in vault.notes:
+        text = companion_source(note)
+        if text is None:
+            continue
+        name = companion_name(note)
+        if name in names:
+            raise ExportError(note.rel, 1, f"companion name '{name}' is also used by {names[name]}")
+        names[name] = note.rel
+        files[out_dir / f"{name}.py"] = text
+    files[out_dir / "__init__.py"] = init_source(names)
+    return files
+
+
+def stale_companions(vault: Vault) -> list[tuple[Path, str]]:
+    """(path, why) for each companion file that differs from what its note generates, or has no note."""
+    wanted = planned_companions(vault)
+    out_dir = vault.root / "companions"
+    found = []
+    for path, text in wanted.items():
+        if not path.exists():
+            found.append((path, "missing"))
+        elif path.read_text(encoding="utf-8") != text:
+            found.append((path, "out of date"))
+    if out_dir.exists():
+        for path in sorted(out_dir.glob("*.py")):
+            if path not in wanted:
+                found.append((path, "has no note"))
+    return found
+
+
+def write_companions(vault: Vault) -> list[Path]:
+    """Write every companion whose text changed (atomically); remove those whose note is gone."""
+    wanted = planned_companions(vault)
+    out_dir = vault.root / "companions"
+    out_dir.mkdir(exist_ok=True)
+    written = []
+    for path, text in wanted.items():
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            tmp = path.with_suffix(".py.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+            written.append(path)
+    for path in out_dir.glob("*.py"):
+        if path not in wanted:
+            path.unlink()
+            written.append(path)
+    return written
