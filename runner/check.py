@@ -12,7 +12,10 @@ def check_vault(config: Config, vault: Vault | None = None) -> list[Diagnostic]:
     found = [d for note in vault.notes for d in note.diagnostics]
     found += check_links(vault, config.planned)
     try:
-        for path, why in stale_companions(vault):
+        stale = stale_companions(vault)
+        if len(stale) > 1:  # one message per note is enough: the index module is stale whenever any module is
+            stale = [(path, why) for path, why in stale if path.name != "__init__.py"]
+        for path, why in stale:
             rel = path.relative_to(vault.root).as_posix()
             note = _note_of(vault, path.stem)
             where = note.rel if note else rel

@@ -212,7 +212,8 @@ def planned_companions(vault: Vault) -> dict[Path, str]:
             raise ExportError(note.rel, 1, f"companion name '{name}' is also used by {names[name]}")
         names[name] = note.rel
         files[out_dir / f"{name}.py"] = text
-    files[out_dir / "__init__.py"] = init_source(names)
+    if names:
+        files[out_dir / "__init__.py"] = init_source(names)
     return files
 
 

@@ -217,7 +217,7 @@ def _read_fence(note: Note, tok, lines: list[str]) -> None:
         lang, attrs = parse_fence_attrs(tok.info)
     except ValueError as exc:
         note.error(start + 1, f"cannot read the fence's attributes {tok.info!r}: {exc}")
-    closing = lines[end - 1].strip() if end - 1 > start else ""
+    closing = re.sub(r"^[\s>]*", "", lines[end - 1]).strip() if end - 1 > start else ""
     if not (closing.startswith(tok.markup) and set(closing) <= set(tok.markup[0])):
         note.error(start + 1, f"unterminated code fence (opened with {tok.markup} here, never closed)")
     fence = Fence(lang, attrs, tok.content, start + 1, end, top_level=tok.level == 0)
@@ -239,7 +239,7 @@ def _read_inline(note: Note, inline) -> None:
         text = "".join(run)
         for m in WIKILINK.finditer(text):
             note.links.append(_wikilink(m.group(2), bool(m.group(1)), run_line + text[: m.start()].count("\n")))
-        for m in INLINE_TAG.finditer(text):
+        for m in INLINE_TAG.finditer(WIKILINK.sub(" ", text)):  # `[[#Heading]]` is a link, not a tag
             if not m.group(1).isdigit():
                 note.inline_tags.append(m.group(1))
         run.clear()

@@ -1,0 +1,91 @@
+"""Stage 1: what the parser finds in a note, and where."""
+from runner.index import parse_fence_attrs, read_vault
+
+
+def test_links_of_every_form_with_their_lines(make_vault):
+    cfg = make_vault({"A.md": """
+        ---
+        tags: [x]
+        ---
+        # Title
+        See [[B]], [[B|the b note]] and
+        [[B#Part two]], [[B#^blk]], [[Folder/C]].
+        ![[pic.png|200]] ![[B#Part two]] [plain](Folder/C.md#c)
+        """})
+    note = read_vault(cfg.vault).notes[0]
+    got = [(l.target, l.heading, l.block, l.alias, l.embed, l.line) for l in note.links]
+    assert got == [
+        ("B", None, None, None, False, 5),
+        ("B", None, None, "the b note", False, 5),
+        ("B", "Part two", None, None, False, 6),
+        ("B", None, "blk", None, False, 6),
+        ("Folder/C", None, None, None, False, 6),
+        ("pic.png", None, None, "200", True, 7),
+        ("B", "Part two", None, None, True, 7),
+        ("Folder/C.md", "c", None, None, False, 7),
+    ]
+
+
+def test_nothing_inside_code_counts(make_vault):
+    cfg = make_vault({"A.md": """
+        Inline `[[NotALink]]` code.
+
+        ```python
+        print("[[AlsoNot]]")
+        ```
+
+            [[IndentedCode]]
+        """})
+    assert read_vault(cfg.vault).notes[0].links == []
+
+
+def test_headings_blocks_tags_and_table_links(make_vault):
+    cfg = make_vault({"A.md": """
+        # Top
+        A paragraph with an id. ^para-1
+
+        ## Second #tagged
+        Some #inline-tag text, not a #1 number.
+
+        | col |
+        |-----|
+        | [[B\\|alias]] |
+        """})
+    note = read_vault(cfg.vault).notes[0]
+    assert [(h.level, h.text, h.line) for h in note.headings] == [(1, "Top", 1), (2, "Second #tagged", 4)]
+    assert note.blocks == {"para-1": 2}
+    assert note.inline_tags == ["tagged", "inline-tag"]  # Obsidian reads tags in headings too
+    assert [(l.target, l.alias, l.line) for l in note.links] == [("B", "alias", 9)]
+
+
+def test_fence_attributes_and_cells():
+    assert parse_fence_attrs('python export timeout=30 skip="needs 8 GPUs"') == (
+        "python", {"export": None, "timeout": 30, "skip": "needs 8 GPUs"})
+    assert parse_fence_attrs("") == ("", {})
+
+
+def test_only_top_level_python_fences_are_cells(make_vault):
+    cfg = make_vault({"A.md": """
+        ```python
+        a = 1
+        ```
+
+        ```bash
+        echo no
+        ```
+
+        > [!note]
+        > ```python
+        > b = 2
+        > ```
+        """})
+    note = read_vault(cfg.vault).notes[0]
+    assert [c.source for c in note.cells] == ["a = 1\n"]
+    assert [(d.line, "inside a list, quote or callout" in d.message) for d in note.diagnostics] == [(10, True)]
+
+
+def test_hidden_folders_and_companions_are_not_notes(make_vault):
+    cfg = make_vault({"A.md": "a", ".obsidian/x.md": "x", "companions/readme.md": "c", "img/p.png": b"\x89PNG"})
+    vault = read_vault(cfg.vault)
+    assert [n.rel for n in vault.notes] == ["A.md"]
+    assert vault.attachments == ["img/p.png"]
