@@ -38,7 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config_mod.load(args.vault)
     if getattr(args, "device", None):
         os.environ["LLM_VAULT_DEVICE"] = args.device
-    return globals()[f"cmd_{args.verb}"](cfg, args)
+    try:
+        return globals()[f"cmd_{args.verb}"](cfg, args)
+    except KeyboardInterrupt:
+        print("interrupted: no result of the unfinished notes was stored", file=sys.stderr)
+        return 130
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:

@@ -7,9 +7,11 @@ seeds, the companions on the path and tiktoken's encodings offline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import shutil
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +133,7 @@ async def _run_all(cfg, vault, todo, cache, jobs, force, timeout, show, device) 
     pool = KernelPool(env, total=len(to_run), ahead=jobs)
     slots = asyncio.Semaphore(jobs)
     finished = {job.note.rel: asyncio.Event() for job in to_run}
+    interrupted: list[bool] = []
 
     async def one(job: Job) -> None:
         for dep in job.deps:
@@ -142,6 +145,8 @@ async def _run_all(cfg, vault, todo, cache, jobs, force, timeout, show, device) 
                 result, nb = await execute_note(job, kernel, timeout, device)
             finally:
                 await kernel.close()
+        if interrupted:  # nbclient may swallow the cancellation; a note cut short is never stored
+            return
         if force:
             cache.drop(job.key)
         cache.store(result, nb)
@@ -150,9 +155,19 @@ async def _run_all(cfg, vault, todo, cache, jobs, force, timeout, show, device) 
         if show:
             progress(len(results), len(todo), result)
 
+    # Ctrl-C or SIGTERM: cancel every note, kill every kernel, store nothing half-done, exit as interrupted
+    main, loop = asyncio.current_task(), asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: (interrupted.append(True), main.cancel()))
     try:
         await asyncio.gather(*(one(job) for job in to_run))
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
         await pool.close()
         kill_all()
     return [results[j.note.rel] for j in todo]
@@ -173,9 +188,10 @@ async def execute_note(job: Job, kernel, timeout: float, device: str) -> tuple[R
     def cell_timeout(cell) -> float:
         return float(cell.metadata.get("llm_vault", {}).get("timeout") or timeout)
 
-    client = NotebookClient(nb, km=kernel.km, kc=kernel.kc, timeout_func=cell_timeout, kernel_name="python3",
+    client = PooledKernelClient(nb, km=kernel.km, timeout_func=cell_timeout, kernel_name="python3",
                             allow_errors=False, record_timing=True,
                             resources={"metadata": {"path": str(note.path.parent)}})
+    client.kc = kernel.kc
     started = time.perf_counter()
     failed_index, message = None, ""
     try:
@@ -196,6 +212,14 @@ async def execute_note(job: Job, kernel, timeout: float, device: str) -> tuple[R
     if failed_index is not None:
         failed_index -= 1
     return _result(job, nb, failed_index, message, seconds, device), nb
+
+
+class PooledKernelClient(NotebookClient):
+    """nbclient, minus its kernel life-cycle: the pool starts the kernel, the runner kills it and handles signals."""
+
+    @contextlib.asynccontextmanager
+    async def async_setup_kernel(self, **kwargs):
+        yield
 
 
 def _current_cell(client: NotebookClient, nb) -> int | None:

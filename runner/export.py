@@ -155,10 +155,10 @@ def _only_comments(source: str) -> bool:
 def _indent(note: Note, cell: Cell, source: str) -> str:
     """Indent by four spaces, except lines inside multi-line strings, whose text must not change."""
     try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source + "\n").readline))
-    except (tokenize.TokenError, SyntaxError, IndentationError) as exc:
-        line = exc.args[1][0] if len(exc.args) > 1 and isinstance(exc.args[1], tuple) else 1
-        raise ExportError(note.rel, cell.line + line - 1, f"cannot parse this cell: {exc.args[0]}") from None
+        ast.parse(source)
+    except SyntaxError as exc:
+        raise ExportError(note.rel, cell.line + (exc.lineno or 1) - 1, f"cannot parse this cell: {exc.msg}") from None
+    tokens = list(tokenize.generate_tokens(io.StringIO(source + "\n").readline))
     inside_string: set[int] = set()
     starts: list[int] = []
     for tok in tokens:

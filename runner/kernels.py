@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import tempfile
+import uuid
 
 from jupyter_client.manager import AsyncKernelManager
 
@@ -57,7 +59,9 @@ class Kernel:
 
 
 async def start_kernel(env: dict[str, str], warm: bool = True) -> Kernel:
-    km = AsyncKernelManager(kernel_name="python3", transport="ipc")
+    # IPC sockets under a unique prefix: kernels started at once must never share a socket path
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc",
+                            ip=os.path.join(tempfile.gettempdir(), f"llm-vault-{uuid.uuid4().hex[:12]}"))
     await km.start_kernel(env=env, extra_arguments=["--HistoryManager.enabled=False"])
     if km.provisioner is not None and getattr(km.provisioner, "pgid", None):
         _live_groups.add(km.provisioner.pgid)

@@ -1,0 +1,120 @@
+// The vault's graph: a small, dependency-free SVG force layout (deterministic, so pages look the same on every
+// load). `.llm-graph-full` shows every note; `.llm-graph-local[data-note]` shows a note and its neighbours.
+(function () {
+  "use strict";
+  var SVG = "http://www.w3.org/2000/svg";
+
+  function siteBase() {
+    var el = document.getElementById("__config");
+    var base = el ? JSON.parse(el.textContent).base : ".";
+    return base.replace(/\/$/, "") + "/";
+  }
+
+  function subgraph(data, center) {
+    if (!center) return data;
+    var keep = {}; keep[center] = true;
+    data.links.forEach(function (l) {
+      if (l[0] === center) keep[l[1]] = true;
+      if (l[1] === center) keep[l[0]] = true;
+    });
+    return {
+      nodes: data.nodes.filter(function (n) { return keep[n.id]; }),
+      links: data.links.filter(function (l) { return keep[l[0]] && keep[l[1]]; })
+    };
+  }
+
+  function layout(nodes, links, w, h) {
+    var n = nodes.length, index = {};
+    nodes.forEach(function (d, i) {          // a sunflower spiral: spread out, no randomness
+      var a = i * 2.399963, r = 12 * Math.sqrt(i + 0.5);
+      d.x = w / 2 + r * Math.cos(a); d.y = h / 2 + r * Math.sin(a); index[d.id] = d;
+    });
+    var edges = links.map(function (l) { return [index[l[0]], index[l[1]]]; });
+    var k = Math.sqrt((w * h) / Math.max(n, 1)) * 0.5;
+    for (var it = 0, steps = 300; it < steps; it++) {
+      var t = 1 - it / steps;
+      nodes.forEach(function (d) { d.fx = (w / 2 - d.x) * 0.02; d.fy = (h / 2 - d.y) * 0.02; });
+      for (var i = 0; i < n; i++) {
+        for (var j = i + 1; j < n; j++) {
+          var a = nodes[i], b = nodes[j], dx = a.x - b.x, dy = a.y - b.y;
+          var d2 = Math.max(dx * dx + dy * dy, 0.01), f = (k * k) / d2;
+          a.fx += dx * f; a.fy += dy * f; b.fx -= dx * f; b.fy -= dy * f;
+        }
+      }
+      edges.forEach(function (e) {
+        var a = e[0], b = e[1], dx = b.x - a.x, dy = b.y - a.y, d = Math.sqrt(dx * dx + dy * dy) || 0.01;
+        var f = (d - k) / d * 0.3;
+        a.fx += dx * f; a.fy += dy * f; b.fx -= dx * f; b.fy -= dy * f;
+      });
+      nodes.forEach(function (d) {
+        var len = Math.sqrt(d.fx * d.fx + d.fy * d.fy) || 1, step = Math.min(len, 20 * t + 0.5);
+        d.x += d.fx / len * step; d.y += d.fy / len * step;
+      });
+    }
+    // fit into the box, leaving room for labels
+    var xs = nodes.map(function (d) { return d.x; }), ys = nodes.map(function (d) { return d.y; });
+    var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
+    var y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
+    var s = Math.min((w - 160) / Math.max(x1 - x0, 1), (h - 50) / Math.max(y1 - y0, 1), 3);
+    nodes.forEach(function (d) {
+      d.x = w / 2 + (d.x - (x0 + x1) / 2) * s; d.y = h / 2 + (d.y - (y0 + y1) / 2) * s;
+    });
+    return edges;
+  }
+
+  function el(name, attrs, parent) {
+    var e = document.createElementNS(SVG, name);
+    Object.keys(attrs).forEach(function (a) { e.setAttribute(a, attrs[a]); });
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+
+  function draw(box, data, base) {
+    var center = box.getAttribute("data-note");
+    var g = subgraph(data, center);
+    var w = box.clientWidth || 600, h = box.clientHeight || 300;
+    var nodes = g.nodes.map(function (n) { return Object.assign({}, n); });
+    var edges = layout(nodes, g.links, w, h);
+    var svg = el("svg", { viewBox: "0 0 " + w + " " + h, role: "img", "aria-label": "graph of linked notes" });
+    var lines = edges.map(function (e) {
+      var line = el("line", { x1: e[0].x, y1: e[0].y, x2: e[1].x, y2: e[1].y }, svg);
+      line.ends = [e[0].id, e[1].id];
+      return line;
+    });
+    var groups = nodes.map(function (d) {
+      var cls = (d.planned ? "planned " : "") + (d.id === center ? "current" : "");
+      var group = d.url && d.id !== center ? el("a", { href: base + d.url, "class": cls }, svg)
+                                            : el("g", { "class": cls }, svg);
+      group.setAttribute("data-id", d.id);
+      var degree = edges.filter(function (e) { return e[0] === d || e[1] === d; }).length;
+      el("circle", { cx: d.x, cy: d.y, r: 4 + Math.min(degree, 12) * 0.6 }, group);
+      var label = el("text", { x: d.x + 8, y: d.y + 4 }, group);
+      label.textContent = d.title;
+      el("title", {}, group).textContent = d.planned ? d.title + " (planned, not written yet)" : d.title;
+      group.addEventListener("mouseenter", function () { highlight(d.id); });
+      group.addEventListener("mouseleave", function () { highlight(null); });
+      return group;
+    });
+    function highlight(id) {
+      var near = {}; near[id] = true;
+      lines.forEach(function (l) {
+        var on = !id || l.ends.indexOf(id) >= 0;
+        if (on && id) { near[l.ends[0]] = true; near[l.ends[1]] = true; }
+        l.classList.toggle("dim", !on);
+      });
+      groups.forEach(function (gr) { gr.classList.toggle("dim", !!id && !near[gr.getAttribute("data-id")]); });
+    }
+    box.textContent = "";
+    box.appendChild(svg);
+  }
+
+  function init() {
+    var data = window.LLM_VAULT_GRAPH;
+    if (!data) return;
+    var base = siteBase();
+    document.querySelectorAll(".llm-graph").forEach(function (box) { draw(box, data, base); });
+  }
+
+  if (window.document$ && window.document$.subscribe) window.document$.subscribe(init);  // Material's page hook
+  else document.addEventListener("DOMContentLoaded", init);
+})();

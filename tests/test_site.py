@@ -1,0 +1,219 @@
+"""The site: the Obsidian Markdown extension, cached outputs, badges — on the fixture vault (tests/site_vault)."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import markdown
+import pytest
+
+from runner.index import read_vault
+from runner.links import Resolver
+from runner.markdown_ext import PageContext, VaultExtension
+from runner.outputs import badge, render_cell, render_output, sanitize_html
+
+from site_helpers import Captured, build, built_site, fresh_vault
+
+
+# ---- the extension alone, on a tiny vault: fast and precise
+
+@pytest.fixture
+def render(tmp_path):
+    files = {
+        "A.md": "# A\n\n## My Heading: Part 2!\n\nSome text. ^blk\n",
+        "sub/B.md": "# B\n\ntext\n",
+        "img.png": b"\x89PNG\r\n\x1a\n",
+    }
+    for rel, content in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        getattr(tmp_path / rel, "write_bytes" if isinstance(content, bytes) else "write_text")(content)
+    vault = read_vault(tmp_path)
+    ctx = PageContext(Resolver(vault, ["Someday"]), vault.note("sub/B.md"))
+
+    def convert(text: str) -> str:
+        return markdown.Markdown(extensions=["toc", "tables", VaultExtension(ctx)]).convert(text)
+
+    return convert
+
+
+def test_plain_alias_and_path_links(render):
+    assert render("[[A]]") == '<p><a class="llm-link" href="../A.md">A</a></p>'
+    assert render("[[A|shown]]") == '<p><a class="llm-link" href="../A.md">shown</a></p>'
+    assert 'href="B.md"' in render("[[sub/B]]")
+
+
+def test_heading_link_uses_the_toc_slug(render):
+    html = render("[[A#My Heading: Part 2!]]")
+    assert 'href="../A.md#my-heading-part-2"' in html and "A › My Heading: Part 2!" in html
+    # the slug is exactly the id the toc gives that heading
+    assert 'id="my-heading-part-2"' in render("## My Heading: Part 2!")
+
+
+def test_heading_link_in_the_same_note(render):
+    assert render("[[#B]]") == '<p><a class="llm-link" href="#b">B</a></p>'
+
+
+def test_block_link_and_block_anchor(render):
+    assert 'href="../A.md#^blk"' in render("[[A#^blk]]")
+    html = render("The claim. ^claim-1")
+    assert html == '<p id="^claim-1">The claim.</p>'
+
+
+def test_image_with_size(render):
+    html = render("![[img.png|200]]")
+    assert 'src="../img.png"' in html and 'width="200"' in html
+    html = render("![[img.png|200x100]]")
+    assert 'width="200"' in html and 'height="100"' in html
+
+
+def test_planned_link_is_greyed_with_a_tooltip(render):
+    html = render("[[Someday]]")
+    assert html == '<p><span class="llm-planned" title="planned, not written yet">Someday</span></p>'
+
+
+def test_code_is_never_a_link(render):
+    assert "llm-link" not in render("`[[A]]`\n\n```\n[[A]]\n```\n\n    [[A]]\n")
+
+
+def test_link_in_a_table_with_an_escaped_pipe(render):
+    html = render("| x |\n| - |\n| [[A\\|the A]] |\n")
+    assert '<a class="llm-link" href="../A.md">the A</a>' in html
+
+
+def test_inline_tag(render):
+    html = render("about #tokenization and [[#B]] but not #123 or `#code`")
+    assert html.count("llm-tag") == 1 and 'data-tag="tokenization"' in html
+
+
+# ---- outputs
+
+def test_outputs_are_escaped():
+    cell = {"outputs": [{"output_type": "stream", "name": "stdout", "text": "<script>alert(1)</script>\n"}],
+            "execution_count": 1}
+    html = render_cell(cell)
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_rich_html_keeps_tables_and_drops_scripts():
+    html = sanitize_html('<table onclick="x()"><tr><td>1</td></tr></table><script>evil()</script>'
+                         '<a href="javascript:x">link</a><img src=x onerror=y>')
+    assert html == "<table><tr><td>1</td></tr></table>link"
+
+
+def test_errors_figures_and_results():
+    error = {"output_type": "error", "ename": "ValueError", "evalue": "bad",
+             "traceback": ["\x1b[31mValueError\x1b[0m: bad <x>"]}
+    assert render_output(error) == '<pre class="llm-out llm-error"><code>ValueError: bad &lt;x&gt;</code></pre>'
+    png = {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo=\n", "text/plain": "<Figure>"}}
+    assert '<img alt="figure" src="data:image/png;base64,iVBORw0KGgo="' in render_output(png)
+    result = {"output_type": "execute_result", "data": {"text/plain": "42"}}
+    assert ">42<" in render_output(result)
+
+
+def test_skip_reason_and_unreached_cells():
+    assert "Not run: needs 8 GPUs" in render_cell(None, "needs 8 GPUs")
+    assert "an earlier cell failed" in render_cell({"outputs": [], "execution_count": None}, None, True)
+
+
+def test_badge():
+    class R:
+        status, device, seconds, date, key = "passed", "cuda", 3.25, "2025-01-02T03:04:05+00:00", "0123456789abcdef"
+    html = badge(R(), "../companions/x.py", "../notebooks/x.ipynb")
+    for fact in ("passed", "cuda", "3.2 s", "2025-01-02", "01234567", 'href="../companions/x.py"',
+                 'href="../notebooks/x.ipynb"'):
+        assert fact in html
+    assert "not run" in badge(None, None, None)
+
+
+# ---- the whole site of the fixture vault (runs its notes once, then mkdocs build --strict)
+
+@pytest.fixture(scope="module")
+def site():
+    return built_site()
+
+
+def page(site, rel: str) -> str:
+    html = (site.site / rel).read_text(encoding="utf-8")
+    return html[html.index('<article'):html.index('</article>')]
+
+
+def test_site_links(site):
+    home = page(site, "index.html")
+    assert '<a class="llm-link" href="Topics/Alpha/">the alpha note</a>' in home
+    assert 'href="Topics/Alpha/#section-two"' in home and 'href="Topics/Alpha/#results-with-a-figure"' in home
+    assert 'href="Topics/Alpha/#^key-point"' in home
+    assert 'title="planned, not written yet">Future Note<' in home
+    assert "<code>[[Not A Link]]</code>" in home and "[[Not A Link Either]]" in home
+    assert re.search(r'<img [^>]*src="pixel.png"[^>]*width="200"', home)
+    alpha = page(site, "Topics/Alpha/index.html")
+    assert 'id="section-two"' in alpha and 'id="results-with-a-figure"' in alpha
+    assert '<p id="^key-point">The key point of this note is this sentence.</p>' in alpha
+
+
+def test_site_callouts_transclusion_and_tags(site):
+    home = page(site, "index.html")
+    assert '<div class="admonition tip">' in home and '<details class="example">' in home
+    assert re.search(r'<details class="example">.*<div class="admonition warning">.*</details>', home, re.S)
+    assert '<div class="admonition todo">' in home
+    embed = home[home.index('class="llm-embed"'):]
+    assert "This section is transcluded into the index" in embed
+    assert '<a class="llm-link" href="Topics/Alpha/#code">Code</a>' in embed
+    assert 'href="tags/#tag:inline-tag"' in home
+    assert 'id="tag:inline-tag"' in (site.site / "tags/index.html").read_text()
+
+
+def test_site_outputs(site):
+    alpha = page(site, "Topics/Alpha/index.html")
+    assert "hello vault" in alpha
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in alpha and "<script>alert" not in alpha
+    rich = re.search(r'<div class="llm-out llm-html">.*?</div>', alpha).group(0)
+    assert "<td>tiny</td>" in rich and "PWNED" not in rich
+    assert "Not run: needs 8 GPUs" in alpha
+    assert "ZeroDivisionError" in alpha
+    figure = re.search(r'<img alt="figure" src="\.\./\.\./(llm-vault/figures/\w+\.png)"', alpha)
+    assert figure and (site.site / figure.group(1)).read_bytes().startswith(b"\x89PNG")
+    beta = page(site, "Beta/index.html")
+    assert "RuntimeError: boom &lt;b&gt;bold&lt;/b&gt;" in beta and "an earlier cell failed" in beta
+
+
+def test_site_badges_and_downloads(site):
+    alpha = page(site, "Topics/Alpha/index.html")
+    key = site.results["Topics/Alpha.md"].key
+    assert 'class="llm-badge llm-passed"' in alpha and key[:8] in alpha
+    assert 'href="../../companions/alpha.py"' in alpha and 'href="../../notebooks/alpha.ipynb"' in alpha
+    assert (site.site / "companions/alpha.py").exists() and (site.site / "notebooks/alpha.ipynb").exists()
+    assert "hello vault" in (site.site / "notebooks/alpha.ipynb").read_text()
+    assert 'class="llm-badge llm-failed"' in page(site, "Beta/index.html")
+    assert "llm-badge" not in page(site, "index.html")  # no code, no badge
+
+
+def test_site_backlinks_graph_and_private_files(site):
+    alpha = page(site, "Topics/Alpha/index.html")
+    backlinks = alpha[alpha.index('class="llm-backlinks"'):]
+    assert 'href="../../Beta/"' in backlinks and 'href="../../"' in backlinks
+    assert 'data-note="Topics/Alpha.md"' in alpha
+    assert (site.site / "graph/index.html").exists()
+    data = (site.site / "llm-vault/graph-data.js").read_text()
+    assert '"Topics/Alpha.md"' in data and '"planned": true' in data
+    published = {p.relative_to(site.site).as_posix() for p in site.site.rglob("*")}
+    assert not any(".planned" in p or "__pycache__" in p or p.startswith(".") for p in published)
+
+
+def test_missing_link_fails_the_strict_build_naming_the_file(tmp_path):
+    from mkdocs.exceptions import Abort
+
+    vault = fresh_vault(tmp_path)
+    (vault / "Gamma.md").write_text("# Gamma\n\nSee [[Nowhere To Be Found]].\n")
+    with Captured() as log, pytest.raises(Abort):
+        build(vault, tmp_path / "site", tmp_path / "cache", run=False)
+    warnings = [m for level, m in log.messages if level == "WARNING"]
+    assert any("Gamma.md:3" in m and "Nowhere To Be Found" in m for m in warnings), warnings
+
+
+def test_not_run_badge_without_cache(tmp_path):
+    vault = fresh_vault(tmp_path)
+    build(vault, tmp_path / "site", tmp_path / "cache", run=False)
+    html = (tmp_path / "site/Topics/Alpha/index.html").read_text()
+    assert 'class="llm-badge llm-not-run"' in html and "Not run: needs 8 GPUs" in html
+    assert (tmp_path / "site/notebooks/alpha.ipynb").exists()  # the notebook without outputs
