@@ -19,6 +19,7 @@ if __name__ == "__main__":
     enc = tiktoken.get_encoding("cl100k_base")  # the tokenizer of GPT-4 and GPT-3.5-turbo
     print(f"cl100k_base knows {enc.n_vocab:,} token ids (ordinary tokens plus a few special ones)")
 
+
 # %% note_line=45
 if __name__ == "__main__":
     text = "Tokenizers turn text into integers; the model never sees letters."
@@ -29,6 +30,7 @@ if __name__ == "__main__":
 
     for token_id in ids:
         print(f"{token_id:>7}  {enc.decode_single_token_bytes(token_id)!r}")
+
 
 # %% note_line=63
 if __name__ == "__main__":
@@ -44,6 +46,7 @@ if __name__ == "__main__":
     # an emoji is 4 UTF-8 bytes; the tokenizer may cut it into byte fragments that are not valid text on their own
     rocket = enc.encode("🚀")
     print("decoding the rocket's tokens one by one:", [enc.decode([t]) for t in rocket])
+
 
 # %% note_line=92
 if __name__ == "__main__":
@@ -65,6 +68,7 @@ if __name__ == "__main__":
     assert n_tokens < n_chars                                           # tokens compress characters
     assert enc.decode(enc.encode_ordinary(corpus[cut:])) == corpus[cut:]  # and never meet an unknown symbol
 
+
 # %% note_line=135
 if __name__ == "__main__":
     EXAMPLE_PRICE_PER_MILLION = {"input": 2.50, "output": 10.00}  # illustrative USD, NOT any real model's price
@@ -81,6 +85,7 @@ if __name__ == "__main__":
           f"10,000 requests: ${10_000 * dollars:,.2f}")
     for window in [4_096, 8_192, 128_000]:
         print(f"  fits in a {window:>7,}-token window with room for 300 output tokens: {n_in + 300 <= window}")
+
 
 # %% note_line=179
 if __name__ == "__main__":
@@ -103,6 +108,7 @@ if __name__ == "__main__":
     assert (weights[~causal] == 0).all()                       # the future gets exactly zero weight
     assert torch.allclose(out[0], V[0])                        # the first token can only attend to itself
 
+
 # %% note_line=208
 if __name__ == "__main__":
     g = torch.Generator().manual_seed(0)
@@ -116,6 +122,7 @@ if __name__ == "__main__":
         assert 0.9 < (raw / math.sqrt(d)).var() < 1.1
         if d >= 64:
             assert top_raw > 2 * top_scaled  # unscaled scores push the softmax towards one-hot
+
 
 # %% export note_line=225
 import math
@@ -164,6 +171,7 @@ if __name__ == "__main__":
     assert torch.allclose(attention(q, k, v, causal=True)[..., :3, :], attention(q, k2, v2, causal=True)[..., :3, :])
     assert not torch.allclose(attention(q, k, v)[..., :3, :], attention(q, k2, v2)[..., :3, :])
     print("the causal outputs of the first 3 positions ignore the last 3; the bidirectional ones do not")
+
 
 # %% note_line=278
 if __name__ == "__main__":
@@ -328,6 +336,7 @@ if __name__ == "__main__":
         assert torch.allclose(decoder(tgt_changed, memory)[:, :-1], base[:, :-1])  # but no later target position
     print("encoder: bidirectional; decoder: whole source, causal over the target — both checked")
 
+
 # %% note_line=496
 if __name__ == "__main__":
     layer = TransformerLayer(32, 4).eval()
@@ -370,6 +379,7 @@ if __name__ == "__main__":
     print(f"PE[p].PE[p+{k}] over all p: min {dots.min():.4f}, max {dots.max():.4f}")
     assert torch.allclose(dots, dots[0].expand_as(dots), atol=1e-4)
 
+
 # %% note_line=549
 if __name__ == "__main__":
     pe = sinusoidal_positions(128, 64)
@@ -387,6 +397,7 @@ if __name__ == "__main__":
     axes[1].set_title("similarity vs distance")
     fig.tight_layout()
     plt.show()
+
 
 # %% note_line=579
 if __name__ == "__main__":

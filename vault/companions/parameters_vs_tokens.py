@@ -19,12 +19,14 @@ if __name__ == "__main__":
     notes = {p.stem: p.read_text(encoding="utf-8") for p in vault_notes()}
     print(f"{len(notes)} notes in the vault right now, {sum(map(len, notes.values())):,} characters in total")
 
+
 # %% note_line=48
 if __name__ == "__main__":
     layer = torch.nn.Linear(768, 3072)
     n = sum(p.numel() for p in layer.parameters())
     print(f"weight {tuple(layer.weight.shape)} + bias {tuple(layer.bias.shape)} = {n:,} parameters")
     assert n == 768 * 3072 + 3072
+
 
 # %% export note_line=66
 import math
@@ -168,6 +170,7 @@ if __name__ == "__main__":
             by_module[key] += p.numel()
         assert all(by_module[k] == v for k, v in formula.items() if k != "total")
 
+
 # %% note_line=216
 if __name__ == "__main__":
     published = {
@@ -194,6 +197,7 @@ if __name__ == "__main__":
     print(f"vocabulary-sized parameters (embedding + output layer): Llama 2 7B {vocab_params['Llama 2 7B'] / 1e9:.2f} B, "
           f"Llama 3 8B {vocab_params['Llama 3 8B'] / 1e9:.2f} B")
 
+
 # %% note_line=254
 if __name__ == "__main__":
     GiB = 1024**3
@@ -207,6 +211,7 @@ if __name__ == "__main__":
     kv3 = 2 * 32 * published["Llama 3 8B"].kv_dim * 2
     assert kv2 == 4 * kv3  # 8 instead of 32 key/value heads: a 4x smaller cache per token
     print(f"a 4,096-token context costs Llama 2 7B {4096 * kv2 / GiB:.1f} GiB of KV cache, Llama 3 8B {4096 * kv3 / GiB:.2f} GiB")
+
 
 # %% note_line=289
 if __name__ == "__main__":
@@ -232,6 +237,7 @@ if __name__ == "__main__":
               f"6·N·D alone covers {6 * n_matmul * tokens / measured:.1%}")
         assert measured == predicted
 
+
 # %% note_line=324
 if __name__ == "__main__":
     runs = {  # published model sizes and training-set sizes (tokens)
@@ -252,6 +258,7 @@ if __name__ == "__main__":
     n_opt = (budget / 120) ** 0.5
     print(f"\na 1e21 FLOP budget: about {n_opt / 1e9:.1f} B parameters on {20 * n_opt / 1e9:.0f} B tokens")
 
+
 # %% note_line=360
 if __name__ == "__main__":
     corpus = "\n\n".join(notes.values())
@@ -264,11 +271,13 @@ if __name__ == "__main__":
     print(f"\nsequence length: {len(corpus):,} characters, {len(words):,} words and punctuation marks, "
           f"{len(corpus.encode('utf-8')):,} UTF-8 bytes")
 
+
 # %% export note_line=393
 GPT4_SPLIT_PATTERN = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
     r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
 )
+
 
 # %% note_line=400
 if __name__ == "__main__":
@@ -452,6 +461,7 @@ if __name__ == "__main__":
     print(f"vocabulary {tok.vocab_size}: {total_bytes / total_tokens:.2f} bytes per token on the vault "
           f"(1.00 would be raw bytes)")
 
+
 # %% note_line=629
 if __name__ == "__main__":
     gpt4_tok = RegexTokenizer.from_tiktoken(enc)
@@ -473,6 +483,7 @@ if __name__ == "__main__":
           f"{len(gpt4_tok._cache):,} distinct chunks cached")
     for tricky in ["I'LL can't WON'T", "   leading and trailing   ", "1234567890", "🚀🎉", "naïve—café\r\n"]:
         assert gpt4_tok.encode(tricky) == enc.encode_ordinary(tricky)
+
 
 # %% note_line=660
 if __name__ == "__main__":
@@ -500,6 +511,7 @@ if __name__ == "__main__":
 
     assert all(o <= c for _, _, c, o in rows)                      # the bigger vocabulary never needs more here
     assert max(c / en_c for *_, c, _ in rows) > max(o / en_o for *_, o in rows)  # and narrows the gap to English
+
 
 # %% note_line=687
 if __name__ == "__main__":
