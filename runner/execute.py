@@ -25,7 +25,7 @@ from .cache import Cache, Result, note_key
 from .config import Config
 from .export import ExportError, companion_imports, companion_name, planned_companions, to_notebook, write_companions
 from .index import Note, Vault, read_vault
-from .kernels import KernelPool, kernel_env, kill_all
+from .kernels import ForkServer, KernelPool, kernel_env, kill_all
 from .report import failure_report, progress
 from .tiktoken_data import ensure_offline_encodings
 
@@ -130,7 +130,8 @@ async def _run_all(cfg, vault, todo, cache, jobs, force, timeout, show, device) 
     env = kernel_env({note_env.DEVICE_VAR: device, note_env.VAULT_VAR: str(vault.root),
                       note_env.CACHE_VAR: str(cache.root), "TIKTOKEN_CACHE_DIR": str(tiktoken_dir)},
                      [str(vault.root), str(note_env.REPO_ROOT)])
-    pool = KernelPool(env, total=len(to_run), ahead=jobs)
+    fork = await ForkServer().start(env)
+    pool = KernelPool(env, total=len(to_run), ahead=jobs, fork=fork)
     slots = asyncio.Semaphore(jobs)
     finished = {job.note.rel: asyncio.Event() for job in to_run}
     interrupted: list[bool] = []
@@ -169,6 +170,8 @@ async def _run_all(cfg, vault, todo, cache, jobs, force, timeout, show, device) 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await pool.close()
+        if fork:
+            await fork.close()
         kill_all()
     return [results[j.note.rel] for j in todo]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import tempfile
 import uuid
 
@@ -58,10 +59,54 @@ class Kernel:
         kill_group(pgid)
 
 
-async def start_kernel(env: dict[str, str], warm: bool = True) -> Kernel:
+class ForkedKernelManager(AsyncKernelManager):
+    """Launches `runner.forkserver connect` instead of ipykernel: the kernel itself is forked by the server."""
+
+    fork_socket = ""
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        return [sys.executable, "-m", "runner.forkserver", "connect", self.fork_socket, "--",
+                "-f", self.connection_file, *(extra_arguments or [])]
+
+
+class ForkServer:
+    """One per run; see forkserver.py. `start()` returns None where forking is not available."""
+
+    def __init__(self):
+        self.path = os.path.join(tempfile.gettempdir(), f"llm-vault-fork-{uuid.uuid4().hex[:12]}")
+        self.process = None
+
+    async def start(self, env: dict[str, str]) -> "ForkServer | None":
+        if os.environ.get("LLM_VAULT_FORK", "1") == "0" or not hasattr(os, "pidfd_open"):
+            return None
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "runner.forkserver", "serve", self.path, env=env,
+            stdout=asyncio.subprocess.PIPE, start_new_session=True)
+        _live_groups.add(self.process.pid)
+        try:
+            line = await asyncio.wait_for(self.process.stdout.readline(), timeout=120)
+        except asyncio.TimeoutError:
+            line = b""
+        if line.strip() != b"ready":
+            await self.close()
+            return None
+        return self
+
+    async def close(self) -> None:
+        if self.process is not None:
+            kill_group(self.process.pid)
+            await self.process.wait()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+async def start_kernel(env: dict[str, str], warm: bool = True, fork: ForkServer | None = None) -> Kernel:
     # IPC sockets under a unique prefix: kernels started at once must never share a socket path
-    km = AsyncKernelManager(kernel_name="python3", transport="ipc",
-                            ip=os.path.join(tempfile.gettempdir(), f"llm-vault-{uuid.uuid4().hex[:12]}"))
+    manager = ForkedKernelManager if fork else AsyncKernelManager
+    km = manager(kernel_name="python3", transport="ipc",
+                 ip=os.path.join(tempfile.gettempdir(), f"llm-vault-{uuid.uuid4().hex[:12]}"))
+    if fork:
+        km.fork_socket = fork.path
     await km.start_kernel(env=env, extra_arguments=["--HistoryManager.enabled=False"])
     if km.provisioner is not None and getattr(km.provisioner, "pgid", None):
         _live_groups.add(km.provisioner.pgid)
@@ -81,8 +126,8 @@ async def start_kernel(env: dict[str, str], warm: bool = True) -> Kernel:
 class KernelPool:
     """Keeps up to `ahead` kernels starting or ready, for exactly `total` notes."""
 
-    def __init__(self, env: dict[str, str], total: int, ahead: int, warm: bool = True):
-        self.env, self.remaining, self.ahead, self.warm = env, total, max(1, ahead), warm
+    def __init__(self, env: dict[str, str], total: int, ahead: int, fork: ForkServer | None = None):
+        self.env, self.remaining, self.ahead, self.fork = env, total, max(1, ahead), fork
         self.ready: asyncio.Queue = asyncio.Queue()
         self.starting: set[asyncio.Task] = set()
 
@@ -95,7 +140,7 @@ class KernelPool:
 
     async def _start_one(self) -> None:
         try:
-            await self.ready.put(await start_kernel(self.env, self.warm))
+            await self.ready.put(await start_kernel(self.env, warm=self.fork is None, fork=self.fork))
         except Exception as exc:  # surfaced to whoever takes it
             await self.ready.put(exc)
 
@@ -125,6 +170,7 @@ def kernel_env(extra: dict[str, str], python_path: list[str]) -> dict[str, str]:
     env.setdefault("PYTHONHASHSEED", "0")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     env["JPY_SESSION_NAME"] = env.get("JPY_SESSION_NAME", "llm-vault")
-    env.pop("MPLBACKEND", None)  # ipykernel's inline backend captures figures
+    # figures go to the notebook; set before the fork server imports pyplot, which fixes the backend for good
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     return env
 

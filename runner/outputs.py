@@ -83,7 +83,10 @@ def badge(result, companion_href: str | None, notebook_href: str | None) -> str:
         links.append(f'<a class="llm-download" href="{escape(companion_href)}" download>companion .py</a>')
     if notebook_href:
         links.append(f'<a class="llm-download" href="{escape(notebook_href)}" download>notebook .ipynb</a>')
-    return f'<div class="llm-badge llm-{status}">{spans}{"".join(links)}</div>'
+    report = ""
+    if result is not None and status == "failed" and result.report:
+        report = f'<details class="llm-report"><summary>Why it failed</summary><pre>{escape(result.report)}</pre></details>'
+    return f'<div class="llm-badge llm-{status}">{spans}{"".join(links)}</div>{report}'
 
 
 class _Sanitizer(HTMLParser):

@@ -45,7 +45,7 @@ OUTPUT_MARK = "<!-- llm-vault-output {} -->"
 FENCE_OPENING = re.compile(r"^(\s*(?:>\s?)*\s*)(`{3,}|~{3,})\s*([\w+#.-]*).*$")
 
 # What the current process asked for (set by build_site/serve_site; plain `mkdocs build` leaves the defaults).
-options: dict = {"cfg": None, "device": None, "serve": False, "seen": None, "enabled": True}
+options: dict = {"cfg": None, "device": None, "serve": False, "seen": None, "enabled": True, "keys": None}
 CTX = PageContext()
 site: "Site | None" = None
 
@@ -53,24 +53,30 @@ site: "Site | None" = None
 class Site:
     """Everything the hooks need about the vault, computed once per build."""
 
-    def __init__(self, cfg: config_mod.Config, device: str):
+    def __init__(self, cfg: config_mod.Config, device: str, keys: dict[str, str] | None = None):
+        """`keys`: {note: cache key} when the caller has just run the vault; else they come from `plan()`."""
         self.cfg, self.device = cfg, device
-        try:
-            self.vault, jobs = plan(cfg, None, device)
-        except (ExportError, SystemExit) as exc:  # a note being written cannot be exported: show no outputs
-            log.info(f"outputs not shown: {exc}")
-            self.vault, jobs = read_vault(cfg.vault), []
-        self.jobs = {job.note.rel: job for job in jobs}
+        if keys is not None:
+            self.vault = read_vault(cfg.vault)
+        else:
+            try:
+                self.vault, jobs = plan(cfg, None, device)
+                keys = {job.note.rel: job.key for job in jobs}
+            except (ExportError, SystemExit) as exc:  # a note being written cannot be exported: show no outputs
+                log.info(f"outputs not shown: {exc}")
+                self.vault, keys = read_vault(cfg.vault), {}
+        self.keys = keys
         self.notes = {note.rel: note for note in self.vault.notes}
         self.resolver = Resolver(self.vault, cfg.planned)
         self.incoming = backlinks(self.vault, cfg.planned)
         self.cache = Cache(cfg.cache_dir)
         self.notebooks: dict[str, nbformat.NotebookNode] = {}
         self.figures: dict[str, bytes] = {}  # site path → image, written after the build
+        self.tags_plugin = None                # Material's, for the anchors of its tags page
 
     def run_of(self, note: Note):
-        job = self.jobs.get(note.rel)
-        return self.cache.load(job.key) if job else None
+        key = self.keys.get(note.rel)
+        return self.cache.load(key) if key else None
 
     # ---- Markdown, before rendering
 
@@ -142,9 +148,12 @@ class Site:
             f'<div class="llm-graph llm-graph-local" data-note="{escape(note.rel)}"></div>')
 
     def badge_for(self, note: Note, result, nb, page, files) -> str:
-        if not note.cells:
+        try:
+            name = companion_name(note) if note.cells else None
+        except ExportError:
+            name = None
+        if name is None:
             return ""
-        name = companion_name(note)
         companion = files.get_file_from_path(f"companions/{name}.py")
         if nb is None:
             try:
@@ -161,7 +170,7 @@ class Site:
         tags_page = files.get_file_from_path("tags.md")
         if tags_page is None:
             return html
-        plugin = page_config["tags_plugin"]
+        plugin = self.tags_plugin
         base = get_relative_url(tags_page.url, page.file.url)
 
         def href(m: re.Match) -> str:
@@ -201,9 +210,6 @@ class Site:
                     continue
                 edges.add((note.rel, target))
         return {"nodes": list(nodes.values()), "links": sorted(edges)}
-
-
-page_config: dict = {"tags_plugin": None}
 
 
 def _after_title(html: str, fragment: str) -> str:
@@ -252,10 +258,10 @@ def on_pre_build(config) -> None:
     device = options["device"] or resolve_device(None)
     if options["serve"]:
         _rerun_changed(cfg, device)
-    site = Site(cfg, device)
+    site = Site(cfg, device, options.get("keys"))
     CTX.resolver, CTX.note = site.resolver, None
     CTX.reported.clear()
-    page_config["tags_plugin"] = config.plugins.get("material/tags")
+    site.tags_plugin = config.plugins.get("material/tags")
 
 
 def on_files(files, config):
@@ -291,7 +297,10 @@ def _stub_home(site: Site) -> str:
 
 @event_priority(50)  # before the callouts plugin and the tags plugin read the page
 def on_page_markdown(markdown: str, page, config, files):
-    note = site.notes.get(page.file.src_uri) if site and options["enabled"] else None
+    if not options["enabled"]:  # the benchmark's baseline: plain mkdocs, fences still readable by superfences
+        CTX.note = None
+        return re.sub(r"(?m)^(\s*(?:>\s?)*\s*)(`{3,}|~{3,})\s*(python)\b.*$", r"\1\2\3", markdown)
+    note = site.notes.get(page.file.src_uri) if site else None
     CTX.note = note
     if note is None:
         return markdown
@@ -322,24 +331,36 @@ def on_post_build(config) -> None:
 
 # ---- the commands
 
+def _show_mkdocs_log() -> None:
+    """What `mkdocs` itself prints (INFO and up), when we drive it from `llm-vault build/serve`."""
+    logger = logging.getLogger("mkdocs")
+    if not any(getattr(h, "llm_vault", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)-8s-  %(message)s"))
+        handler.llm_vault = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def _load_mkdocs_config(cfg: config_mod.Config, **overrides):
     from mkdocs.config import load_config
 
     return load_config(config_file=str(MKDOCS_YML), docs_dir=str(cfg.vault), **overrides)
 
 
-def build_mkdocs(cfg: config_mod.Config, site_dir: Path, device: str | None = None, enabled: bool = True) -> None:
+def build_mkdocs(cfg: config_mod.Config, site_dir: Path, device: str | None = None, enabled: bool = True,
+                 keys: dict[str, str] | None = None) -> None:
     """`mkdocs build --strict` of the vault into site_dir, rendering outputs from the cache (runs nothing)."""
     from mkdocs.commands.build import build
 
-    options.update(cfg=cfg, device=resolve_device(device), serve=False, enabled=enabled)
+    options.update(cfg=cfg, device=resolve_device(device), serve=False, enabled=enabled, keys=keys)
     config = _load_mkdocs_config(cfg, site_dir=str(Path(site_dir).resolve()), strict=True)
     config.plugins.on_startup(command="build", dirty=False)
     try:
         build(config)
     finally:
         config.plugins.on_shutdown()
-        options.update(cfg=None, device=None, enabled=True)
+        options.update(cfg=None, device=None, enabled=True, keys=None)
 
 
 def build_site(cfg: config_mod.Config, args) -> int:
@@ -347,13 +368,16 @@ def build_site(cfg: config_mod.Config, args) -> int:
     from .report import print_table
 
     device = resolve_device(getattr(args, "device", None))
+    keys = None
     try:
         results = run_vault(cfg, None, jobs=args.jobs, force=args.force, timeout=args.timeout, device=device)
         print_table(results)
+        keys = {r.note: r.key for r in results}  # the site shows exactly these runs
     except SystemExit as exc:  # the vault cannot be planned right now: build the site without fresh runs
         print(f"not running the notes: {exc}")
+    _show_mkdocs_log()
     try:
-        build_mkdocs(cfg, args.site_dir, device)
+        build_mkdocs(cfg, args.site_dir, device, keys=keys)
     except Abort as exc:
         print(exc)
         return 1
@@ -365,5 +389,6 @@ def serve_site(cfg: config_mod.Config, args) -> int:
     from mkdocs.commands.serve import serve
 
     options.update(cfg=cfg, device=resolve_device(args.device), timeout=args.timeout)
+    _show_mkdocs_log()
     serve(config_file=str(MKDOCS_YML), docs_dir=str(cfg.vault), dev_addr=args.dev_addr, livereload=True)
     return 0

@@ -230,3 +230,24 @@ def test_two_runs_at_once_are_safe(make_vault):
     runs = cfg.cache_dir / "runs"
     assert sorted(p.name for p in runs.iterdir()) == sorted(keys)  # one whole entry per note, no leftovers
     assert all(Cache(cfg.cache_dir).load(k) for k in keys)
+
+
+def test_figures_and_rich_output_are_captured(make_vault):
+    cfg = make_vault({"Plot.md": """
+        # Plot
+        ```python
+        import matplotlib.pyplot as plt
+        plt.plot([1, 2, 3])
+        plt.show()
+
+        class Table:
+            def _repr_html_(self):
+                return "<table><tr><td>1</td></tr></table>"
+        Table()
+        ```
+        """})
+    result = run_vault(cfg, progress_display=False)[0]
+    assert result.ok, result.report
+    cell = next(c for c in Cache(cfg.cache_dir).load(result.key)[1].cells if c.cell_type == "code")
+    kinds = [sorted(o.get("data", {})) for o in cell.outputs]
+    assert ["image/png", "text/plain"] in kinds and ["text/html", "text/plain"] in kinds
