@@ -251,3 +251,19 @@ def test_figures_and_rich_output_are_captured(make_vault):
     cell = next(c for c in Cache(cfg.cache_dir).load(result.key)[1].cells if c.cell_type == "code")
     kinds = [sorted(o.get("data", {})) for o in cell.outputs]
     assert ["image/png", "text/plain"] in kinds and ["text/html", "text/plain"] in kinds
+
+
+def test_notebook_command_writes_ipynb_with_cached_outputs(make_vault, tmp_path):
+    from runner.execute import notebook_for
+
+    cfg = make_vault({"B/Other.md": OTHER})
+    before = nbformat_read(notebook_for(cfg, "Other", tmp_path / "before.ipynb"))
+    assert [c.get("outputs") for c in before.cells if c.cell_type == "code"] == [[]]
+    run_vault(cfg, progress_display=False)
+    after = nbformat_read(notebook_for(cfg, "B/Other.md", tmp_path / "after.ipynb"))
+    assert [c.outputs[0].text for c in after.cells if c.cell_type == "code"] == ["independent\n"]
+
+
+def nbformat_read(path):
+    import nbformat
+    return nbformat.read(path, as_version=4)
