@@ -48,6 +48,9 @@ def failure_report(rel: str, nb, failed_index: int | None, message: str) -> tupl
     traceback = CELL_REF.sub(to_md, traceback)
     where = f"{rel}:{failing_line}" if failing_line else rel
     parts = [f"{where}: {message}"]
+    if cell is not None:
+        code_cells = [c for c in nb.cells if c.cell_type == "code"]
+        parts.append(f"in code cell {code_cells.index(cell) + 1} of {len(code_cells)}, which starts at line {start}")
     if cell is not None and failing_line and start:
         code = cell.source.split("\n")
         offset = failing_line - start

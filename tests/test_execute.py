@@ -123,6 +123,7 @@ def test_failure_names_the_md_line_and_other_notes_still_run(make_vault, capsys)
     failed = results["Fails.md"]
     assert failed.status == "failed" and failed.line == 10
     assert failed.report.splitlines()[0] == "Fails.md:10: NameError: name 'missing_name' is not defined"
+    assert "in code cell 2 of 3, which starts at line 8" in failed.report
     assert "    10 | helper()" in failed.report
     assert "Fails.md:4, in helper()" in failed.report  # frames in earlier cells point into the note too
     # the failure is cached with its report and shown again

@@ -128,7 +128,7 @@ class Browser:
 
     def open(self, url: str):
         self.send("Page.navigate", url=url)
-        self.wait_for(f"location.href.split('#')[0] === {json.dumps(url.split('#')[0])} && "
+        self.wait_for(f"location.href.split('#')[0] === new URL({json.dumps(url)}).href.split('#')[0] && "
                       f"document.readyState === 'complete'")
 
     def click(self, selector: str):
