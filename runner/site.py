@@ -30,7 +30,7 @@ from .cache import Cache
 from .env import REPO_ROOT
 from .execute import plan, resolve_device, run_vault
 from .export import ExportError, code_cells, companion_name, to_notebook
-from .index import WIKILINK, Note, _wikilink, note_paths, read_note, read_vault, split_frontmatter
+from .index import WIKILINK, Note, note_paths, read_note, read_vault, split_frontmatter
 from .links import Resolver, backlinks
 from .markdown_ext import BLOCK_ID_AT_END, PageContext, VaultExtension, find_heading
 from .outputs import badge, render_cell

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import markdown
 import pytest

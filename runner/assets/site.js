@@ -29,21 +29,25 @@
       var a = i * 2.399963, r = 12 * Math.sqrt(i + 0.5);
       d.x = w / 2 + r * Math.cos(a); d.y = h / 2 + r * Math.sin(a); index[d.id] = d;
     });
-    var edges = links.map(function (l) { return [index[l[0]], index[l[1]]]; });
+    var seen = {}, edges = [];                  // undirected: a link both ways is one edge
+    links.forEach(function (l) {
+      var key = [l[0], l[1]].sort().join("\n");
+      if (!seen[key]) { seen[key] = true; edges.push([index[l[0]], index[l[1]]]); }
+    });
     var k = Math.sqrt((w * h) / Math.max(n, 1)) * 0.5;
     for (var it = 0, steps = 300; it < steps; it++) {
       var t = 1 - it / steps;
-      nodes.forEach(function (d) { d.fx = (w / 2 - d.x) * 0.02; d.fy = (h / 2 - d.y) * 0.02; });
+      nodes.forEach(function (d) { d.fx = (w / 2 - d.x) * 0.05; d.fy = (h / 2 - d.y) * 0.05; });
       for (var i = 0; i < n; i++) {
         for (var j = i + 1; j < n; j++) {
           var a = nodes[i], b = nodes[j], dx = a.x - b.x, dy = a.y - b.y;
-          var d2 = Math.max(dx * dx + dy * dy, 0.01), f = (k * k) / d2;
+          var d2 = Math.max(dx * dx + dy * dy, 0.01), f = (4 * k * k) / d2;
           a.fx += dx * f; a.fy += dy * f; b.fx -= dx * f; b.fy -= dy * f;
         }
       }
       edges.forEach(function (e) {
         var a = e[0], b = e[1], dx = b.x - a.x, dy = b.y - a.y, d = Math.sqrt(dx * dx + dy * dy) || 0.01;
-        var f = (d - k) / d * 0.3;
+        var f = (d - k) / d * 0.08;
         a.fx += dx * f; a.fy += dy * f; b.fx -= dx * f; b.fy -= dy * f;
       });
       nodes.forEach(function (d) {
@@ -51,13 +55,15 @@
         d.x += d.fx / len * step; d.y += d.fy / len * step;
       });
     }
-    // fit into the box, leaving room for labels
-    var xs = nodes.map(function (d) { return d.x; }), ys = nodes.map(function (d) { return d.y; });
-    var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
-    var y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
-    var s = Math.min((w - 160) / Math.max(x1 - x0, 1), (h - 50) / Math.max(y1 - y0, 1), 3);
+    // fit into the box, leaving room for labels: scale so that 90% of the notes fill it, clamp the outliers
+    var cx = 0, cy = 0;
+    nodes.forEach(function (d) { cx += d.x / n; cy += d.y / n; });
+    var radii = nodes.map(function (d) { return Math.max(Math.abs(d.x - cx) / (w / 2 - 120), Math.abs(d.y - cy) / (h / 2 - 20)); })
+                     .sort(function (a, b) { return a - b; });
+    var s = 1 / Math.max(radii[Math.floor((n - 1) * 0.9)] || 1, 1e-6);
     nodes.forEach(function (d) {
-      d.x = w / 2 + (d.x - (x0 + x1) / 2) * s; d.y = h / 2 + (d.y - (y0 + y1) / 2) * s;
+      d.x = Math.min(w - 150, Math.max(20, w / 2 + (d.x - cx) * s));
+      d.y = Math.min(h - 15, Math.max(15, h / 2 + (d.y - cy) * s));
     });
     return edges;
   }
