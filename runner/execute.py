@@ -50,8 +50,9 @@ class Job:
 
 def plan(cfg: Config, selection: list[str] | None = None, device: str = "cpu") -> tuple[Vault, list[Job]]:
     vault = read_vault(cfg.vault)
-    write_companions(vault)  # the run imports what the notes say now
-    texts = {path.stem: text for path, text in planned_companions(vault).items()}
+    files = planned_companions(vault)
+    write_companions(vault, files)  # the run imports what the notes say now
+    texts = {path.stem: text for path, text in files.items()}
     owner = {companion_name(n): n.rel for n in vault.notes if n.cells}
     jobs = {}
     for note in vault.notes:

@@ -232,9 +232,12 @@ def stale_companions(vault: Vault) -> list[tuple[Path, str]]:
     return found
 
 
-def write_companions(vault: Vault) -> list[Path]:
-    """Write every companion whose text changed (atomically); remove those whose note is gone."""
-    wanted = planned_companions(vault)
+def write_companions(vault: Vault, wanted: dict[Path, str] | None = None) -> list[Path]:
+    """Write every companion whose text changed (atomically); remove those whose note is gone.
+
+    `wanted`: what `planned_companions(vault)` returns, when the caller has it already.
+    """
+    wanted = planned_companions(vault) if wanted is None else wanted
     out_dir = vault.root / "companions"
     out_dir.mkdir(exist_ok=True)
     written = []
