@@ -62,6 +62,16 @@ def seed_everything(seed: int = 0) -> None:
         pass
 
 
+def set_threads(count: int) -> None:
+    """CPU threads for torch's operators (the runner gives each of N parallel notes cores/N)."""
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(count)
+    try:
+        import torch
+        torch.set_num_threads(count)
+    except ImportError:
+        pass
+
+
 def fingerprint(*things) -> str:
     """A short sha256 of strings, bytes, paths and modules (a module is hashed by its source file)."""
     digest = hashlib.sha256()

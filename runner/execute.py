@@ -133,7 +133,7 @@ async def _run_all(cfg, vault, todo, cache, jobs, force, timeout, show, device) 
                      [str(vault.root), str(note_env.REPO_ROOT)])
     fork = await ForkServer().start(env)
     pool = KernelPool(env, total=len(to_run), ahead=jobs, fork=fork)
-    slots = asyncio.Semaphore(jobs)
+    cores = CoreSlots(jobs)
     finished = {job.note.rel: asyncio.Event() for job in to_run}
     interrupted: list[bool] = []
 
@@ -141,10 +141,14 @@ async def _run_all(cfg, vault, todo, cache, jobs, force, timeout, show, device) 
         for dep in job.deps:
             if dep in finished:
                 await finished[dep].wait()
-        async with slots:
+        # an `exclusive: true` note (the training run) waits for the whole machine and uses all its threads;
+        # the others share it, cores/jobs threads each: oversubscribed OpenMP threads slow everything down many-fold
+        exclusive = bool(job.note.frontmatter.get("exclusive"))
+        async with cores.hold(jobs if exclusive else 1):
             kernel = await pool.take()
+            threads = max(1, (os.cpu_count() or 1) // (1 if exclusive else jobs))
             try:
-                result, nb = await execute_note(job, kernel, timeout, device)
+                result, nb = await execute_note(job, kernel, timeout, device, threads)
             finally:
                 await kernel.close()
         if interrupted:  # nbclient may swallow the cancellation; a note cut short is never stored
@@ -177,15 +181,36 @@ async def _run_all(cfg, vault, todo, cache, jobs, force, timeout, show, device) 
     return [results[j.note.rel] for j in todo]
 
 
-def _setup_source(note: Note) -> str:
+class CoreSlots:
+    """A semaphore whose holders take one slot or several at once."""
+
+    def __init__(self, total: int):
+        self.free, self.changed = total, asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, count: int):
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.free >= count)
+            self.free -= count
+        try:
+            yield
+        finally:
+            async with self.changed:
+                self.free += count
+                self.changed.notify_all()
+
+
+def _setup_source(note: Note, threads: int) -> str:
     return (f"import os as _os\n_os.chdir({str(note.path.parent)!r})\n"
-            f"from runner.env import seed_everything as _seed\n_seed(0)\ndel _os, _seed\n")
+            f"from runner.env import seed_everything as _seed, set_threads as _threads\n"
+            f"_threads({threads})\n_seed(0)\ndel _os, _seed, _threads\n")
 
 
-async def execute_note(job: Job, kernel, timeout: float, device: str) -> tuple[Result, nbformat.NotebookNode]:
+async def execute_note(job: Job, kernel, timeout: float, device: str,
+                       threads: int = 1) -> tuple[Result, nbformat.NotebookNode]:
     note = job.note
     nb = to_notebook(note)
-    setup = nbformat.v4.new_code_cell(_setup_source(note))
+    setup = nbformat.v4.new_code_cell(_setup_source(note, threads))
     setup.metadata = {"tags": [SETUP_TAG]}
     nb.cells.insert(0, setup)
 

@@ -168,6 +168,7 @@ def kernel_env(extra: dict[str, str], python_path: list[str]) -> dict[str, str]:
     env.update(extra)
     env["PYTHONPATH"] = os.pathsep.join(python_path + [p for p in [env.get("PYTHONPATH")] if p])
     env.setdefault("PYTHONHASHSEED", "0")
+    env.setdefault("OMP_NUM_THREADS", "1")  # each note sets its own count (runner.env.set_threads) at start
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     env["JPY_SESSION_NAME"] = env.get("JPY_SESSION_NAME", "llm-vault")
     # figures go to the notebook; set before the fork server imports pyplot, which fixes the backend for good

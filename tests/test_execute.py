@@ -268,3 +268,25 @@ def test_notebook_command_writes_ipynb_with_cached_outputs(make_vault, tmp_path)
 def nbformat_read(path):
     import nbformat
     return nbformat.read(path, as_version=4)
+
+
+def test_an_exclusive_holder_waits_for_every_slot():
+    import asyncio
+
+    from runner.execute import CoreSlots
+
+    async def scenario():
+        slots, log = CoreSlots(2), []
+
+        async def worker(name, count, hold_for):
+            async with slots.hold(count):
+                log.append(f"{name} in")
+                await asyncio.sleep(hold_for)
+                log.append(f"{name} out")
+
+        await asyncio.gather(worker("a", 1, 0.05), worker("exclusive", 2, 0.01), worker("b", 1, 0.01))
+        return log
+
+    log = asyncio.run(scenario())
+    start, end = log.index("exclusive in"), log.index("exclusive out")
+    assert end == start + 1 and log.index("a out") < start  # nobody else ran while it held both slots
