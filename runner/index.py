@@ -252,6 +252,8 @@ def _read_inline(note: Note, inline) -> None:
         elif child.type in ("softbreak", "hardbreak"):
             run.append("\n")
             line += 1
+        elif child.type == "code_inline" and _inside_wikilink("".join(run)):
+            run.append(child.content)  # `[[Note#`code` heading]]`: the link wins, as in Obsidian
         else:
             flush()
             if child.type in ("link_open", "image"):
@@ -263,6 +265,10 @@ def _read_inline(note: Note, inline) -> None:
     match = BLOCK_ID.search(inline.content)
     if match and inline.map:
         note.blocks[match.group(1)] = inline.map[1]
+
+
+def _inside_wikilink(text: str) -> bool:
+    return text.rfind("[[") > text.rfind("]]")
 
 
 def _wikilink(inner: str, embed: bool, line: int) -> Link:

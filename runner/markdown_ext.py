@@ -73,7 +73,7 @@ class WikiLinkPattern(InlineProcessor):
         ctx = self.ctx
         if ctx.note is None or ctx.resolver is None:
             return None, None, None
-        link = _wikilink(m.group(2), bool(m.group(1)), 0)
+        link = _wikilink(self.unescape(m.group(2)), bool(m.group(1)), 0)  # code spans are stashed by now
         res = ctx.resolver.resolve(link, ctx.note)
         if res.error:
             return self._missing(link, res.error), m.start(0), m.end(0)

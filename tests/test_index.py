@@ -89,3 +89,9 @@ def test_hidden_folders_and_companions_are_not_notes(make_vault):
     vault = read_vault(cfg.vault)
     assert [n.rel for n in vault.notes] == ["A.md"]
     assert vault.attachments == ["img/p.png"]
+
+
+def test_a_code_span_inside_a_wikilink_belongs_to_the_link(make_vault):
+    cfg = make_vault({"A.md": "See [[B#`torch.compile`]] and `[[not a link]]`.\n"})
+    links = read_vault(cfg.vault).notes[0].links
+    assert [(l.target, l.heading) for l in links] == [("B", "torch.compile")]
