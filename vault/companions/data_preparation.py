@@ -650,7 +650,8 @@ EOS = "<|endoftext|>"
 
 def train_tokenizer(kind, texts, vocab_size=2000):
     """Train a 'bpe', 'byte_bpe', 'wordpiece' or 'unigram' tokenizer on an iterable of strings."""
-    special = [UNK, EOS]
+    # byte-level BPE can spell anything, so it gets no <unk> at all (a literal "<unk>" in the text stays text)
+    special = [EOS] if kind == "byte_bpe" else [UNK, EOS]
     if kind == "bpe":
         tok = Tokenizer(models.BPE(unk_token=UNK))
         tok.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -691,7 +692,7 @@ def tokenizer_stats(tok, texts):
             "tokens_per_word": n_tok / max(n_words, 1), "unk_rate": n_unk / max(n_tok, 1)}
 
 
-# %% note_line=839
+# %% note_line=840
 if __name__ == "__main__":
     from runner.env import artifact, fingerprint
 
@@ -726,7 +727,7 @@ if __name__ == "__main__":
     assert all(r[0]["chars_per_token"] > 1.5 for r in rows.values())
 
 
-# %% export note_line=899
+# %% export note_line=900
 class PackedLMDataset(Dataset):
     """Non-overlapping blocks of a concatenated token stream, as (input_ids, labels) shifted by one position."""
 
@@ -763,7 +764,7 @@ def pack_documents(tokenizer, texts, eos_token=EOS):
     return stream
 
 
-# %% note_line=936
+# %% note_line=937
 if __name__ == "__main__":
     from torch.utils.data import DataLoader
 
@@ -794,7 +795,7 @@ if __name__ == "__main__":
     stage_counts["training blocks"] = len(train_ds)
 
 
-# %% note_line=978
+# %% note_line=979
 if __name__ == "__main__":
     from transformers.loss.loss_utils import ForCausalLMLoss
 
@@ -810,7 +811,7 @@ if __name__ == "__main__":
     assert not torch.allclose(hf_loss_preshifted, manual_loss, atol=1e-3)
 
 
-# %% note_line=995
+# %% note_line=996
 if __name__ == "__main__":
     print(f"{'stage':28s} {'documents':>10s}")
     for stage, count in stage_counts.items():
