@@ -11,6 +11,7 @@ the whole note. Each cell is headed by a jupytext percent marker carrying its `.
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import re
 import tokenize
@@ -171,10 +172,18 @@ def _indent(note: Note, cell: Cell, source: str) -> str:
 
 def companion_imports(note: Note) -> set[str]:
     """Names of the companions a note imports (`from companions import x`, `import companions.x`, …)."""
+    return set(_imports_in(tuple(fence.source for fence in note.cells)))
+
+
+@functools.lru_cache(maxsize=None)
+def _imports_in(sources: tuple[str, ...]) -> frozenset[str]:
+    # memoised: the cache key of every note walks the imports of the notes it depends on
     found: set[str] = set()
-    for cell in code_cells(note):
+    for source in sources:
+        if "companions" not in source:
+            continue
         try:
-            tree = ast.parse(_comment_magics(cell.source))
+            tree = ast.parse(_comment_magics(source))
         except SyntaxError:
             continue
         for node in ast.walk(tree):
@@ -185,7 +194,7 @@ def companion_imports(note: Note) -> set[str]:
                     found.add(node.module.split(".")[1])
             elif isinstance(node, ast.Import):
                 found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("companions."))
-    return found
+    return frozenset(found)
 
 
 INIT_SOURCE = (
