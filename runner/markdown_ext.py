@@ -7,6 +7,7 @@ inline patterns: code spans and fences are never touched. What they need to know
 """
 from __future__ import annotations
 
+import html
 import logging
 import posixpath
 import re
@@ -16,6 +17,7 @@ from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from markdown import Extension
+from markdown import util as md_util
 from markdown.extensions.toc import slugify as toc_slugify
 from markdown.inlinepatterns import InlineProcessor
 from markdown.util import AtomicString
@@ -73,7 +75,7 @@ class WikiLinkPattern(InlineProcessor):
         ctx = self.ctx
         if ctx.note is None or ctx.resolver is None:
             return None, None, None
-        link = _wikilink(self.unescape(m.group(2)), bool(m.group(1)), 0)  # code spans are stashed by now
+        link = _wikilink(self._plain(m.group(2)), bool(m.group(1)), 0)
         res = ctx.resolver.resolve(link, ctx.note)
         if res.error:
             return self._missing(link, res.error), m.start(0), m.end(0)
@@ -87,6 +89,15 @@ class WikiLinkPattern(InlineProcessor):
             el.set("href", ctx.href(res.note.rel, self._anchor(link, res.note)))
             el.text = AtomicString(self._label(link))
         return el, m.start(0), m.end(0)
+
+    def _plain(self, text: str) -> str:
+        """The link's text as written: code spans are stashed by now (inline, or as raw HTML by inlinehilite)."""
+        text = self.unescape(text)
+
+        def stashed_html(m):
+            return html.unescape(re.sub(r"<[^>]+>", "", str(self.md.htmlStash.rawHtmlBlocks[int(m.group(1))])))
+
+        return md_util.HTML_PLACEHOLDER_RE.sub(stashed_html, text)
 
     def _anchor(self, link: Link, note: Note) -> str | None:
         if link.block:

@@ -19,7 +19,7 @@ from site_helpers import Captured, build, built_site, fresh_vault
 @pytest.fixture
 def render(tmp_path):
     files = {
-        "A.md": "# A\n\n## My Heading: Part 2!\n\nSome text. ^blk\n",
+        "A.md": "# A\n\n## My Heading: Part 2!\n\nSome text. ^blk\n\n## `torch.compile`\n",
         "sub/B.md": "# B\n\ntext\n",
         "img.png": b"\x89PNG\r\n\x1a\n",
     }
@@ -32,6 +32,7 @@ def render(tmp_path):
     def convert(text: str) -> str:
         return markdown.Markdown(extensions=["toc", "tables", VaultExtension(ctx)]).convert(text)
 
+    convert.ctx = ctx
     return convert
 
 
@@ -46,6 +47,12 @@ def test_heading_link_uses_the_toc_slug(render):
     assert 'href="../A.md#my-heading-part-2"' in html and "A › My Heading: Part 2!" in html
     # the slug is exactly the id the toc gives that heading
     assert 'id="my-heading-part-2"' in render("## My Heading: Part 2!")
+
+
+def test_heading_link_holding_a_code_span(render):
+    for ext in ([], ["pymdownx.inlinehilite"]):  # code spans are stashed differently with inlinehilite
+        html = markdown.Markdown(extensions=["toc", *ext, VaultExtension(render.ctx)]).convert("[[A#`torch.compile`]]")
+        assert 'href="../A.md#torchcompile"' in html, html
 
 
 def test_heading_link_in_the_same_note(render):
