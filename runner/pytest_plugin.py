@@ -49,6 +49,29 @@ class VaultDir(pytest.Directory):
         for note in read_vault(self.cfg.vault).notes:
             if note.cells:
                 yield NoteItem.from_parent(self, name=note.name, rel=note.rel)
+        yield SiteItem.from_parent(self, name="site")
+
+
+class SiteItem(pytest.Item):
+    """The README's first command, last: `mkdocs build --strict` of the vault into site/, from the notes' runs."""
+
+    def runtest(self):
+        from mkdocs.exceptions import Abort
+
+        from .execute import resolve_device
+        from .site import build_mkdocs
+
+        try:  # the pages show each note's cached run, whichever notes this session ran
+            build_mkdocs(self.parent.cfg, self.parent.cfg.vault.parent / "site",
+                         resolve_device(self.config.option.vault_device))
+        except Abort as exc:
+            raise VaultFailure(f"mkdocs build --strict failed: {exc}") from None
+
+    def repr_failure(self, excinfo):
+        return str(excinfo.value) if isinstance(excinfo.value, VaultFailure) else super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, "llm-vault build (site)"
 
 
 class CheckItem(pytest.Item):
