@@ -109,11 +109,11 @@ def run_vault(cfg: Config, selection: list[str] | None = None, jobs: int = 1, fo
     except ExportError as exc:
         raise SystemExit(str(exc))
     cache = Cache(cfg.cache_dir)
-    return asyncio.run(_run_all(cfg, vault, todo, cache, max(1, jobs), force, timeout or DEFAULT_TIMEOUT,
+    return asyncio.run(_run_all(vault, todo, cache, max(1, jobs), force, timeout or DEFAULT_TIMEOUT,
                                 progress_display, device))
 
 
-async def _run_all(cfg, vault, todo, cache, jobs, force, timeout, show, device) -> list[Result]:
+async def _run_all(vault, todo, cache, jobs, force, timeout, show, device) -> list[Result]:
     results: dict[str, Result] = {}
     to_run = []
     for job in todo:
@@ -145,17 +145,24 @@ async def _run_all(cfg, vault, todo, cache, jobs, force, timeout, show, device) 
         # the others share it, cores/jobs threads each: oversubscribed OpenMP threads slow everything down many-fold
         exclusive = bool(job.note.frontmatter.get("exclusive"))
         async with cores.hold(jobs if exclusive else 1):
-            kernel = await pool.take()
             threads = max(1, (os.cpu_count() or 1) // (1 if exclusive else jobs))
+            cacheable = True
             try:
-                result, nb = await execute_note(job, kernel, timeout, device, threads)
-            finally:
-                await kernel.close()
+                kernel = await pool.take()
+            except Exception as exc:  # no kernel for this note: it fails (not cached), the others still run
+                nb, cacheable = to_notebook(job.note), False
+                result = _result(job, nb, None, f"no kernel could be started: {exc!r}", 0.0, device)
+            else:
+                try:
+                    result, nb = await execute_note(job, kernel, timeout, device, threads)
+                finally:
+                    await kernel.close()
         if interrupted:  # nbclient may swallow the cancellation; a note cut short is never stored
             return
-        if force:
-            cache.drop(job.key)
-        cache.store(result, nb)
+        if cacheable:
+            if force:
+                cache.drop(job.key)
+            cache.store(result, nb)
         results[job.note.rel] = result
         finished[job.note.rel].set()
         if show:
@@ -226,13 +233,13 @@ async def execute_note(job: Job, kernel, timeout: float, device: str,
     try:
         await client.async_execute()
     except CellTimeoutError as exc:
-        failed_index = _current_cell(client, nb)
+        failed_index = _current_cell(nb)
         message = f"cell timed out: {str(exc).splitlines()[0]}"
     except DeadKernelError as exc:
-        failed_index = _current_cell(client, nb)
+        failed_index = _current_cell(nb)
         message = f"the kernel died: {exc}"
     except CellExecutionError as exc:
-        failed_index = _current_cell(client, nb)
+        failed_index = _current_cell(nb)
         message = f"{exc.ename}: {exc.evalue}"
     seconds = time.perf_counter() - started
     if failed_index is None:
@@ -251,7 +258,7 @@ class PooledKernelClient(NotebookClient):
         yield
 
 
-def _current_cell(client: NotebookClient, nb) -> int | None:
+def _current_cell(nb) -> int | None:
     for i in range(len(nb.cells) - 1, -1, -1):
         cell = nb.cells[i]
         if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):

@@ -290,3 +290,18 @@ def test_an_exclusive_holder_waits_for_every_slot():
     log = asyncio.run(scenario())
     start, end = log.index("exclusive in"), log.index("exclusive out")
     assert end == start + 1 and log.index("a out") < start  # nobody else ran while it held both slots
+
+
+def test_a_kernel_that_cannot_start_fails_its_note_only(make_vault, monkeypatch):
+    from runner import kernels
+
+    async def broken(env, warm=True, fork=None):
+        raise RuntimeError("no kernel today")
+
+    monkeypatch.setattr(kernels, "start_kernel", broken)
+    monkeypatch.setenv("LLM_VAULT_FORK", "0")
+    cfg = make_vault({"B/Other.md": OTHER, "C.md": OTHER.replace("independent", "second")})
+    results = run_vault(cfg, jobs=2, progress_display=False)
+    assert [r.status for r in results] == ["failed", "failed"]
+    assert all("no kernel could be started: RuntimeError('no kernel today')" in r.report for r in results)
+    assert not (cfg.cache_dir / "runs").exists()  # a machine problem is not the note's result: nothing cached
