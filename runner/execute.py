@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import shutil
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,8 @@ async def _run_all(vault, todo, cache, jobs, force, timeout, show, device) -> li
         async with cores.hold(jobs if exclusive else 1):
             threads = max(1, (os.cpu_count() or 1) // (1 if exclusive else jobs))
             cacheable = True
+            if show:
+                print(f"      started {job.note.rel}", file=sys.stderr, flush=True)
             try:
                 kernel = await pool.take()
             except Exception as exc:  # no kernel for this note: it fails (not cached), the others still run
