@@ -18,9 +18,6 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
-import jupytext
-import nbformat
-
 from .index import Fence, Note, Vault
 
 HEADER = "# generated from {rel} — do not edit; regenerate with `llm-vault export`\n"
@@ -72,8 +69,11 @@ def code_cells(note: Note) -> list[Cell]:
     return [Cell(f.source, f.attrs, f.line + 1) for f in note.cells]
 
 
-def to_notebook(note: Note) -> nbformat.NotebookNode:
+def to_notebook(note: Note) -> "nbformat.NotebookNode":
     """The note as a notebook: jupytext's reading, corrected as described above, with `.md` lines in metadata."""
+    import jupytext  # imported here: `check` needs only the companions, and jupytext costs 0.25 s to import
+    import nbformat
+
     nb = jupytext.reads(note.text, fmt="md")
     fences = list(note.cells)
     cells = []
