@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import functools
 import io
+import os
 import re
 import tokenize
 from dataclasses import dataclass
@@ -252,12 +253,12 @@ def write_companions(vault: Vault, wanted: dict[Path, str] | None = None) -> lis
     written = []
     for path, text in wanted.items():
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            tmp = path.with_suffix(".py.tmp")
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # per process: two runs may export at once
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(path)
             written.append(path)
     for path in out_dir.glob("*.py"):
         if path not in wanted:
-            path.unlink()
+            path.unlink(missing_ok=True)
             written.append(path)
     return written
