@@ -91,14 +91,23 @@ class Cache:
     def entry(self, key: str) -> Path:
         return self.runs / key
 
-    def load(self, key: str) -> tuple[Result, nbformat.NotebookNode] | None:
-        folder = self.entry(key)
+    def result(self, key: str) -> Result | None:
+        """The stored result alone: a cache hit in `run` needs no notebook (nbformat's read validates, slowly)."""
         try:
-            result = Result(**json.loads((folder / "result.json").read_text()))
-            nb = nbformat.read(folder / "notebook.ipynb", as_version=4)
-        except (FileNotFoundError, json.JSONDecodeError, TypeError, nbformat.reader.NotJSONError):
+            result = Result(**json.loads((self.entry(key) / "result.json").read_text()))
+        except (FileNotFoundError, json.JSONDecodeError, TypeError):
             return None
         result.cached = True
+        return result
+
+    def load(self, key: str) -> tuple[Result, nbformat.NotebookNode] | None:
+        result = self.result(key)
+        if result is None:
+            return None
+        try:
+            nb = nbformat.read(self.entry(key) / "notebook.ipynb", as_version=4)
+        except (FileNotFoundError, json.JSONDecodeError, nbformat.reader.NotJSONError):
+            return None
         return result, nb
 
     def store(self, result: Result, nb: nbformat.NotebookNode) -> None:

@@ -118,11 +118,11 @@ async def _run_all(vault, todo, cache, jobs, force, timeout, show, device) -> li
     results: dict[str, Result] = {}
     to_run = []
     for job in todo:
-        hit = None if force else cache.load(job.key)
+        hit = None if force else cache.result(job.key)
         if hit:
-            results[job.note.rel] = hit[0]
+            results[job.note.rel] = hit
             if show:
-                progress(len(results), len(todo), hit[0])
+                progress(len(results), len(todo), hit)
         else:
             to_run.append(job)
     if not to_run:

@@ -171,11 +171,10 @@ def _check_aliases(vault: Vault) -> list[Diagnostic]:
     return found
 
 
-def backlinks(vault: Vault, planned: list[str] = ()) -> dict[str, list[str]]:
-    """note rel → sorted rels of the notes that link to it (used by the site)."""
-    resolver = Resolver(vault, planned)
+def backlinks(resolver: Resolver) -> dict[str, list[str]]:
+    """note rel → sorted rels of the notes that link to it (used by the site, with the resolver it renders with)."""
     incoming: dict[str, set[str]] = defaultdict(set)
-    for note in vault.notes:
+    for note in resolver.vault.notes:
         for link in note.links:
             res = resolver.resolve(link, note)
             if res.note is not None and res.note is not note:

@@ -68,7 +68,7 @@ class Site:
         self.keys = keys
         self.notes = {note.rel: note for note in self.vault.notes}
         self.resolver = Resolver(self.vault, cfg.planned)
-        self.incoming = backlinks(self.vault, cfg.planned)
+        self.incoming = backlinks(self.resolver)
         self.cache = Cache(cfg.cache_dir)
         self.notebooks: dict[str, nbformat.NotebookNode] = {}
         self.figures: dict[str, bytes] = {}  # site path → image, written after the build
