@@ -6,13 +6,14 @@ fence carries the line it stands on. Nothing here resolves links; that is `links
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import yaml
 from markdown_it import MarkdownIt
+
+from .fences import jupytext_reads_as_code, markdown_regions, parse_fence_attrs  # noqa: F401 (re-exported)
 
 WIKILINK = re.compile(r"(!?)\[\[([^\[\]\n]+?)\]\]")
 BLOCK_ID = re.compile(r"(?:^|\s)\^([A-Za-z0-9-]+)\s*$")
@@ -51,10 +52,11 @@ class Fence:
     line: int               # line of the opening fence
     end_line: int           # line of the closing fence
     top_level: bool
+    jupytext_code: bool = True  # jupytext reads it as a code cell (fences.py: not in a region, not `.noeval`, …)
 
     @property
     def is_python_cell(self) -> bool:
-        return self.lang == "python" and self.top_level
+        return self.lang == "python" and self.top_level and self.jupytext_code
 
 
 @dataclass
@@ -107,24 +109,6 @@ def _as_list(value) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [str(v) for v in value]
-
-
-def parse_fence_attrs(info: str) -> tuple[str, dict]:
-    """```python export timeout=30 skip="needs 8 GPUs"``` → ("python", {"export": None, "timeout": 30, ...}).
-
-    The same `key=value` syntax jupytext reads into cell metadata; values are JSON-ish (numbers become numbers).
-    """
-    words = shlex.split(info) if info.strip() else [""]
-    attrs: dict = {}
-    for word in words[1:]:
-        key, eq, value = word.partition("=")
-        if not eq:
-            attrs[key] = None
-        elif re.fullmatch(r"-?\d+(\.\d+)?", value):
-            attrs[key] = float(value) if "." in value else int(value)
-        else:
-            attrs[key] = value
-    return words[0], attrs
 
 
 def split_frontmatter(text: str) -> tuple[str | None, int, str]:
@@ -194,9 +178,10 @@ def _key_line(yaml_text: str, key: str) -> int:
 def _read_body(note: Note, body: str) -> None:
     lines = body.split("\n")
     tokens = _md.parse(body)
+    regions = markdown_regions(lines, [t.map for t in tokens if t.type in ("fence", "code_block")])
     for i, tok in enumerate(tokens):
         if tok.type == "fence":
-            _read_fence(note, tok, lines)
+            _read_fence(note, tok, lines, regions)
         elif tok.type == "code_block":
             continue
         elif tok.type == "heading_open":
@@ -210,17 +195,14 @@ def _read_body(note: Note, body: str) -> None:
             _read_inline(note, tok)
 
 
-def _read_fence(note: Note, tok, lines: list[str]) -> None:
+def _read_fence(note: Note, tok, lines: list[str], regions) -> None:
     start, end = tok.map
-    lang, attrs = ("", {})
-    try:
-        lang, attrs = parse_fence_attrs(tok.info)
-    except ValueError as exc:
-        note.error(start + 1, f"cannot read the fence's attributes {tok.info!r}: {exc}")
+    lang, attrs = parse_fence_attrs(tok.info)
     closing = re.sub(r"^[\s>]*", "", lines[end - 1]).strip() if end - 1 > start else ""
     if not (closing.startswith(tok.markup) and set(closing) <= set(tok.markup[0])):
         note.error(start + 1, f"unterminated code fence (opened with {tok.markup} here, never closed)")
-    fence = Fence(lang, attrs, tok.content, start + 1, end, top_level=tok.level == 0)
+    fence = Fence(lang, attrs, tok.content, start + 1, end, top_level=tok.level == 0,
+                  jupytext_code=jupytext_reads_as_code(tok, lang, attrs, lines, regions))
     note.fences.append(fence)
     if lang == "python" and not fence.top_level:
         note.error(start + 1, "a ```python fence inside a list, quote or callout is not run; move it to the top level")
