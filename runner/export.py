@@ -75,8 +75,9 @@ def to_notebook(note: Note) -> "nbformat.NotebookNode":
 
     Every cell keeps jupytext's type, source and metadata. Added: each ```python cell's `.md` line and runner
     attributes under `metadata.llm_vault`; the `skip-execution` / `raises-exception` tags nbclient honours, where
-    a note lacks them; a kernelspec and language_info; the pairing with the `.md` (`jupytext.formats`). Changed: a fence of another Jupyter language (```bash),
-    which jupytext makes a `%%bash` code cell, stays Markdown, as the runner never runs it (`check` flags it).
+    a note lacks them; a kernelspec and language_info; the pairing with the `.md` (`jupytext.formats`). Changed: a
+    fence of another Jupyter language (```bash), which jupytext makes a `%%bash` code cell, stays Markdown, as the
+    runner never runs it (`check` flags it).
     """
     import jupytext  # imported here: `check` needs only the companions, and jupytext costs 0.25 s to import
     import nbformat

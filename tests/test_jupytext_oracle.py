@@ -112,7 +112,8 @@ def test_a_bash_fence_stays_markdown_where_jupytext_makes_a_bash_cell(tmp_path):
     note = read_note(path, tmp_path)
     ours, theirs = to_notebook(note), jupytext.reads(note.text, fmt="md")
     assert [(c.cell_type, c.source) for c in theirs.cells] == [("code", "x = 1"), ("code", "%%bash\nrm -rf build")]
-    assert [(c.cell_type, c.source) for c in ours.cells] == [("code", "x = 1"), ("markdown", "```bash\nrm -rf build\n```")]
+    assert [(c.cell_type, c.source) for c in ours.cells] == [("code", "x = 1"),
+                                                              ("markdown", "```bash\nrm -rf build\n```")]
 
 
 def test_a_fence_markdown_hides_in_html_is_an_error_at_its_line(tmp_path):

@@ -61,4 +61,5 @@ def test_an_edit_in_the_notebook_reaches_the_note_and_nothing_else_changes(tmp_p
     _newer(ipynb, md)
     assert jupytext_cli(["--sync", "--quiet", str(ipynb)]) == 0
     line = cell.metadata["llm_vault"]["line"]
-    assert md.read_text(encoding="utf-8").split("\n") == original[:line - 1] + ["# edited in Jupyter"] + original[line - 1:]
+    edited = original[:line - 1] + ["# edited in Jupyter"] + original[line - 1:]
+    assert md.read_text(encoding="utf-8").split("\n") == edited
