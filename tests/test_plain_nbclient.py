@@ -10,10 +10,13 @@ model is loaded, not trained again.
 """
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import jupytext
+import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -72,3 +75,35 @@ def test_every_note_passes_or_fails_in_plain_nbclient_as_in_the_runner():
     disagree = {rel: ("runner passes" if runner[rel] else "runner fails", plain[notes[rel]][1])
                 for rel in notes if rel not in agree}
     assert not disagree, disagree
+
+
+def test_llm_vault_notebook_then_jupyter_execute_skips_and_expects_as_the_runner(make_vault):
+    cfg = make_vault({"Folder/Attrs.md": """
+        # Attributes
+
+        ```python skip="needs a cluster" tags=["skip-execution"]
+        open("skipped-cell-ran.txt", "w").write("x")
+        ```
+
+        ```python raises="ZeroDivisionError" tags=["raises-exception"]
+        1 / 0
+        ```
+
+        ```python
+        import os
+        assert not os.path.exists("skipped-cell-ran.txt")
+        print("last cell ran in", os.path.basename(os.getcwd()))
+        ```
+        """})
+    assert run_vault(cfg, progress_display=False)[0].ok
+    out = cfg.vault / "Folder" / "Attrs.ipynb"
+    notebook = subprocess.run([sys.executable, "-m", "runner.cli", "--vault", str(cfg.vault), "notebook",
+                               "Attrs", "-o", str(out)], capture_output=True, text=True)
+    assert notebook.returncode == 0, notebook.stderr
+    executed = subprocess.run([sys.executable, "-m", "jupyter", "execute", "--inplace", str(out)],
+                              capture_output=True, text=True, timeout=300)
+    assert executed.returncode == 0, executed.stderr
+    cells = [c for c in nbformat.read(out, 4).cells if c.cell_type == "code"]
+    assert cells[0].get("execution_count") is None  # skipped
+    assert [o.ename for o in cells[1].outputs if o.output_type == "error"] == ["ZeroDivisionError"]
+    assert cells[2].outputs[0].text == "last cell ran in Folder\n"
