@@ -6,46 +6,11 @@ const test = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
-const { EditorState } = require("@codemirror/state");
-const { EditorView } = require("@codemirror/view");
-const { plugin, host, newDocument, globalDocument } = require("./harness");
+const { plugin, globalDocument, newDocument, reader, resourceUrl } = require("./harness");
 
-const VAULT = process.env.LLM_VAULT_TEST_VAULT;
+const VAULT = process.env.LLM_VAULT_TEST_VAULT || "";
+const { note, readingView, livePreview } = reader(VAULT);
 const skip = VAULT ? false : "set LLM_VAULT_TEST_VAULT (tests/test_obsidian_plugin.py does, after running a vault)";
-const resourceUrl = (/** @type {string} */ src) => `app://vault/${plugin.OUTPUT_DIR}/${src}`;
-
-/** @param {string} rel */
-function note(rel) {
-  const text = fs.readFileSync(path.join(VAULT || "", rel), "utf8");
-  const file = path.join(VAULT || "", plugin.OUTPUT_DIR, "notes", `${rel}.json`);
-  const data = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : null;
-  return { text, data, lines: text.split("\n") };
-}
-
-/**
- * Reading view: the sections Obsidian renders (the title, each code block), each passed to the post-processor's
- * work with the section's lines, as MarkdownPostProcessorContext.getSectionInfo gives them.
- * @param {Document} doc @param {string} rel
- */
-function readingView(doc, rel) {
-  const { text, data, lines } = note(rel);
-  const root = doc.body.appendChild(doc.createElement("div"));
-  lines.forEach((line, i) => {
-    if (!line.startsWith("# ")) return;
-    const section = root.appendChild(doc.createElement("div"));
-    section.appendChild(doc.createElement("h1")).textContent = line.slice(2);
-    plugin.decorateSection(section, { text, lineStart: i, lineEnd: i }, rel, data, resourceUrl, false);
-  });
-  for (const fence of plugin.findPythonCells(text)) {
-    const section = root.appendChild(doc.createElement("div"));
-    section.className = "el-pre";
-    const code = section.appendChild(doc.createElement("pre")).appendChild(doc.createElement("code"));
-    code.className = "language-python";
-    code.textContent = fence.source;
-    plugin.decorateSection(section, { text, lineStart: fence.open, lineEnd: fence.close }, rel, data, resourceUrl, false);
-  }
-  return root;
-}
 
 /** The block under the n-th code block (null when the plugin added nothing). @param {Element} root @param {number} n */
 function under(root, n) {
@@ -83,7 +48,7 @@ test("Reading view: text, stderr, table, figure, expected error, skip, export, s
   const img = /** @type {HTMLImageElement} */ (under(root, 3).querySelector(".llm-figure img"));
   const src = data.cells[3].outputs[0].src;
   assert.equal(img.getAttribute("src"), resourceUrl(src));
-  assert.ok(fs.statSync(path.join(VAULT || "", plugin.OUTPUT_DIR, src)).size > 100, "the figure file is there");
+  assert.ok(fs.statSync(path.join(VAULT, plugin.OUTPUT_DIR, src)).size > 100, "the figure file is there");
 
   const raises = under(root, 4);
   assert.equal(text(raises.querySelector(".llm-raises")), "raises KeyError (expected)");
@@ -120,29 +85,6 @@ test("Reading view: a note never run says how to run it", { skip }, () => {
   assert.equal(text(root.querySelector(".llm-hint code")), 'llm-vault run "Never.md"');
   assert.equal(under(root, 0), null);
 });
-
-/** A Live Preview editor on the note, with the plugin's extension. @param {Document} doc @param {string} rel */
-function livePreview(doc, rel, livePreview = true) {
-  const { text, data } = note(rel);
-  const source = { peek: () => data, version: () => 1, request: () => {}, resourceUrl, canRun: false };
-  const field = plugin.outputsField(source);
-  const state = EditorState.create({
-    doc: text,
-    extensions: [host.editorInfoField.init(() => ({ file: { path: rel } })),
-      host.editorLivePreviewField.init(() => livePreview), field],
-  });
-  const view = new EditorView({ state, parent: doc.body });
-  /** Every widget of the field, drawn: CodeMirror itself draws only those in its viewport, which jsdom cannot
-   * measure. @returns {{line: number, el: HTMLElement}[]} */
-  const widgets = () => {
-    const found = /** @type {{line: number, el: HTMLElement}[]} */ ([]);
-    view.state.field(field).between(0, view.state.doc.length, (from, _to, deco) => {
-      found.push({ line: view.state.doc.lineAt(from).number, el: deco.spec.widget.toDOM(view) });
-    });
-    return found;
-  };
-  return { view, widgets };
-}
 
 test("Live Preview: block widgets under each cell and the badge, from the same files", { skip }, () => {
   const doc = globalDocument();

@@ -94,6 +94,8 @@ function findPythonCells(text) {
   let open = null;
   for (let i = frontmatterLines(lines); i < lines.length; i++) {
     const line = lines[i];
+    const first = line.charCodeAt(0);
+    if (first !== 96 && first !== 126 && first !== 32) continue; // neither ` nor ~ nor a space: no fence here
     if (open) {
       const close = /^ {0,3}(`{3,}|~{3,})[ \t]*$/.exec(line);
       if (close && close[1][0] === open.char && close[1].length >= open.len) {
@@ -350,8 +352,7 @@ function pre(doc, cls, text) {
  */
 function decorateSection(el, info, notePath, data, resourceUrl, canRun) {
   const doc = el.ownerDocument;
-  const fences = findPythonCells(info.text);
-  const views = matchCells(data, fences);
+  const views = cellViews(info.text, data);
   const top = firstBodyLine(info.text.split(/\r?\n/));
   if (info.lineStart <= top && top <= info.lineEnd && !el.querySelector(".llm-vault-run")) {
     const badge = renderBadge(doc, data, notePath, views, canRun);
@@ -367,6 +368,18 @@ function decorateSection(el, info, notePath, data, resourceUrl, canRun) {
     const rendered = block && renderCell(doc, view, data, resourceUrl);
     if (block && rendered) (block.parentElement && block.parentElement !== el ? block.parentElement : block).after(rendered);
   });
+}
+
+/** @type {{text: string, data: NoteOutputs | null, views: CellView[]} | null} */
+let lastViews = null;
+
+/** matchCells of the note's text, kept for the next call: Obsidian asks once per section, with the same text.
+ * @param {string} text @param {NoteOutputs | null} data */
+function cellViews(text, data) {
+  if (!lastViews || lastViews.text !== text || lastViews.data !== data) {
+    lastViews = { text, data, views: matchCells(data, findPythonCells(text)) };
+  }
+  return lastViews.views;
 }
 
 // ---- Live Preview: CodeMirror 6 block widgets
