@@ -6,7 +6,8 @@ const test = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
-const { plugin, globalDocument, newDocument, reader, resourceUrl } = require("./harness");
+const { EditorState } = require("@codemirror/state");
+const { plugin, host, globalDocument, newDocument, reader, resourceUrl } = require("./harness");
 
 const VAULT = process.env.LLM_VAULT_TEST_VAULT || "";
 const { note, readingView, livePreview } = reader(VAULT);
@@ -117,6 +118,21 @@ test("Live Preview: block widgets under each cell and the badge, from the same f
   const sourceMode = livePreview(doc, "Demo.md", false); // Source mode: the raw Markdown only
   assert.equal(sourceMode.widgets().length, 0);
   sourceMode.view.destroy();
+});
+
+test("Live Preview: the outputs appear once the store has read the note's file", { skip }, () => {
+  const { text, data } = note("Demo.md");
+  let loaded = false;
+  const requested = /** @type {string[]} */ ([]);
+  const field = plugin.outputsField({ peek: () => (loaded ? data : undefined), version: () => (loaded ? 1 : 0),
+    request: (p) => { requested.push(p); }, resourceUrl, canRun: false });
+  let state = EditorState.create({ doc: text, extensions: [host.editorInfoField.init(() => ({ file: { path: "Demo.md" } })),
+    host.editorLivePreviewField.init(() => true), field] });
+  assert.equal(state.field(field).size, 0);
+  assert.deepEqual(requested, ["Demo.md"]);
+  loaded = true;
+  state = state.update({ effects: plugin.outputsChanged.of("Demo.md") }).state;
+  assert.equal(state.field(field).size, 1 + plugin.findPythonCells(text).length);
 });
 
 test("time to render the longest note's outputs", { skip }, (t) => {

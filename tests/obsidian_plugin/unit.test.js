@@ -1,4 +1,4 @@
-// The plugin's pure parts, on hand-made input: fences, attributes, cell matching, the HTML allow-list.
+// The plugin's parts on hand-made input: fences, attributes, cell matching, the HTML allow-list, the store.
 "use strict";
 const test = require("node:test");
 const assert = require("node:assert/strict");
@@ -44,4 +44,29 @@ test("HTML is rebuilt from the allow-list even if unsafe markup reached the file
   box.appendChild(plugin.safeHtml(doc, '<table onclick="x()" class="t"><tr><td style="color:red">1<img src=x onerror="x()">'
     + '</td></tr></table><script>window.pwned = 1</script><a href="javascript:x()">link</a><iframe src="x"></iframe>'));
   assert.equal(box.innerHTML, '<table class="t"><tbody><tr><td>1</td></tr></tbody></table>link');
+});
+
+test("the store reads a note's file once, says when it changed, and reloads after a run", async () => {
+  const files = new Map([[".llm-vault-outputs/notes/A/N.md.json", { mtime: 1, text: '{"format": 1, "cells": []}' }],
+    [".llm-vault-outputs/notes/Old.md.json", { mtime: 1, text: '{"format": 0, "cells": []}' }]]);
+  const adapter = /** @type {any} */ ({
+    stat: async (/** @type {string} */ p) => (files.has(p) ? { type: "file", mtime: files.get(p)?.mtime, ctime: 0, size: 1 } : null),
+    read: async (/** @type {string} */ p) => files.get(p)?.text,
+    getResourcePath: (/** @type {string} */ p) => `app://x/${p}`,
+  });
+  const calls = /** @type {[string, boolean][]} */ ([]);
+  const store = new plugin.OutputStore(adapter, (path, reloaded) => calls.push([path, reloaded]));
+  assert.equal(store.peek("A/N.md"), undefined);
+  assert.deepEqual(await store.get("A/N.md"), { format: 1, cells: [] });
+  assert.deepEqual(await store.get("A/N.md"), { format: 1, cells: [] });
+  assert.deepEqual(calls, [["A/N.md", false]], "read once");
+  assert.equal(await store.get("Missing.md"), null); // never run
+  assert.equal(await store.get("Old.md"), null); // a format this plugin does not know is not shown as current
+  await store.revalidate("A/N.md");
+  assert.equal(calls.length, 3, "unchanged file: not read again");
+  files.set(".llm-vault-outputs/notes/A/N.md.json", { mtime: 2, text: '{"format": 1, "cells": [1]}' });
+  await store.revalidate("A/N.md");
+  assert.deepEqual(calls.at(-1), ["A/N.md", true]);
+  assert.deepEqual(store.peek("A/N.md"), { format: 1, cells: [1] });
+  assert.equal(store.resourceUrl("figures/f.png"), "app://x/.llm-vault-outputs/figures/f.png");
 });

@@ -471,7 +471,11 @@ function outputsField(source) {
 
 /** The outputs the runner wrote, read through the vault adapter (desktop and mobile), cached per note. */
 class OutputStore {
-  /** @param {obsidian.DataAdapter} adapter @param {(path: string) => void} changed */
+  /**
+   * @param {obsidian.DataAdapter} adapter
+   * @param {(path: string, reloaded: boolean) => void} changed  called once a note's file is read: the first time,
+   *   or again after a run (`reloaded`)
+   */
   constructor(adapter, changed) {
     this.adapter = adapter;
     this.changed = changed;
@@ -513,7 +517,7 @@ class OutputStore {
       const before = this.loaded.get(notePath);
       this.loaded.set(notePath, { data, mtime, version: (before ? before.version : 0) + 1 });
       this.pending.delete(notePath);
-      this.changed(notePath);
+      this.changed(notePath, before !== undefined);
       return data;
     });
     this.pending.set(notePath, loading);
@@ -558,7 +562,7 @@ class LlmVaultOutputsPlugin extends obsidian.Plugin {
   editors = new Set();
   /** @type {Set<string>} notes being run */
   running = new Set();
-  store = new OutputStore(this.app.vault.adapter, (path) => this.refresh(path));
+  store = new OutputStore(this.app.vault.adapter, (path, reloaded) => this.refresh(path, reloaded));
 
   async onload() {
     Object.assign(this.settings, await this.loadData());
@@ -615,9 +619,14 @@ class LlmVaultOutputsPlugin extends obsidian.Plugin {
     document.body.removeClass("llm-vault-hide-companions");
   }
 
-  /** Show the note's new outputs in every open view of it. @param {string} path */
-  refresh(path) {
+  /**
+   * Show the note's outputs in every open view of it: editors wait for the first read, Reading view awaits it in
+   * the post-processor and needs drawing again only after a run.
+   * @param {string} path @param {boolean} reloaded
+   */
+  refresh(path, reloaded) {
     for (const view of this.editors) view.dispatch({ effects: outputsChanged.of(path) });
+    if (!reloaded) return;
     for (const leaf of this.app.workspace.getLeavesOfType("markdown")) {
       const view = leaf.view;
       if (view instanceof obsidian.MarkdownView && view.file && view.file.path === path && view.getMode() === "preview") {
