@@ -95,6 +95,14 @@ print("this note was never run")
 ```
 '''
 
+LATER = '''
+# Later
+
+```python
+print("run from Obsidian")
+```
+'''
+
 
 def _md(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
@@ -102,11 +110,12 @@ def _md(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory):
-    """The vault after `run` of Demo and Broken (not Never); then one cell of Demo is edited, so it is stale."""
+    """The vault after `run` of Demo and Broken (not Never, not Later); then one cell of Demo is edited (stale)."""
     root = tmp_path_factory.mktemp("obsidian")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LLM_VAULT_CACHE", str(root / ".llm-vault"))
-        cfg = write_vault(root, {"Demo.md": DEMO, "Broken.md": BROKEN, "Never.md": NEVER})
+        cfg = write_vault(root, {"Demo.md": DEMO, "Broken.md": BROKEN, "Never.md": NEVER,
+                                 "Later.md": LATER})
         before = {n.rel: n for n in read_vault(cfg.vault).notes}
         results = {r.note: r for r in run_vault(cfg, ["Demo.md", "Broken.md"], jobs=2, progress_display=False)}
         demo = cfg.vault / "Demo.md"
@@ -212,9 +221,15 @@ def test_plugin_type_checks_against_obsidians_declarations():
 def test_plugin_renders_what_the_runner_wrote(ran):
     _need_node()
     cfg, _, _, _ = ran
+    runner = shutil.which("llm-vault")
+    if runner is None:
+        pytest.skip("the llm-vault script is not on the PATH (pip install -e .): the run command's test needs it")
     tests = sorted(str(p) for p in JS_TESTS.glob("*.test.js"))
-    done = subprocess.run([NODE, "--test", *tests], capture_output=True, text=True, cwd=JS_TESTS,
-                          env={**os.environ, "LLM_VAULT_TEST_VAULT": str(cfg.vault)}, timeout=120)
+    # the runner the plugin starts must import this checkout's runner, as `llm-vault` does after `pip install -e .`
+    pythonpath = os.pathsep.join([str(REPO), str(REPO / "vault"), os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run([NODE, "--test", *tests], capture_output=True, text=True, cwd=JS_TESTS, timeout=300,
+                          env={**os.environ, "LLM_VAULT_TEST_VAULT": str(cfg.vault), "LLM_VAULT_RUNNER": runner,
+                               "PYTHONPATH": pythonpath})
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert "# skipped 0" in done.stdout and "# fail 0" in done.stdout
 

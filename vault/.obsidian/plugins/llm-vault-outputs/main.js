@@ -509,10 +509,10 @@ class OutputStore {
 
   /** @param {string} notePath @param {boolean} [force] @returns {Promise<NoteOutputs | null>} */
   get(notePath, force = false) {
+    const waiting = this.pending.get(notePath); // a reload under way: its data, not the old
+    if (waiting) return waiting;
     const entry = this.loaded.get(notePath);
     if (entry && !force) return Promise.resolve(entry.data);
-    const waiting = this.pending.get(notePath);
-    if (waiting) return waiting;
     const loading = this.read(notePath).then(({ data, mtime }) => {
       const before = this.loaded.get(notePath);
       this.loaded.set(notePath, { data, mtime, version: (before ? before.version : 0) + 1 });
