@@ -70,3 +70,16 @@ test("the store reads a note's file once, says when it changed, and reloads afte
   assert.deepEqual(store.peek("A/N.md"), { format: 1, cells: [1] });
   assert.equal(store.resourceUrl("figures/f.png"), "app://x/.llm-vault-outputs/figures/f.png");
 });
+
+test("a note without code gets no badge; one with code never run says how to run it", () => {
+  const doc = newDocument();
+  const section = (/** @type {string} */ text) => {
+    const el = doc.createElement("div");
+    el.appendChild(doc.createElement("h1")).textContent = "T";
+    plugin.decorateSection(el, { text, lineStart: 0, lineEnd: 0 }, "Dir/T.md", null, (s) => s, true);
+    return el;
+  };
+  assert.equal(section("# T\n\nprose only\n\n```bash\nls\n```\n").querySelector(".llm-vault-run"), null);
+  const hint = section("# T\n\n```python\nprint(1)\n```\n").querySelector(".llm-not-run + .llm-hint");
+  assert.match(hint?.textContent || "", /“Run this note”.*llm-vault run "Dir\/T\.md"$/);
+});

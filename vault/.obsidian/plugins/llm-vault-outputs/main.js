@@ -8,6 +8,11 @@
  * (runner/obsidian.py) writes what it shows into the vault's hidden folder `.llm-vault-outputs/`: one JSON file
  * per note (HTML already sanitised there) and figures as image files. Everything except the desktop-only
  * "Run this note" command uses the vault adapter and the DOM only, so the plugin works on Obsidian mobile too.
+ *
+ * One file, longer than the project's other modules, because Obsidian loads exactly one main.js: splitting it would
+ * need a bundler and a check that the bundle matches its sources. Its sections, in the order data flows: reading
+ * the note (fences, hashes, matching cells to the last run), rendering (DOM only), Reading view, Live Preview,
+ * the store that reads the runner's files, the plugin.
  */
 "use strict";
 
@@ -354,7 +359,7 @@ function decorateSection(el, info, notePath, data, resourceUrl, canRun) {
   const doc = el.ownerDocument;
   const views = cellViews(info.text, data);
   const top = firstBodyLine(info.text.split(/\r?\n/));
-  if (info.lineStart <= top && top <= info.lineEnd && !el.querySelector(".llm-vault-run")) {
+  if (views.length && info.lineStart <= top && top <= info.lineEnd && !el.querySelector(".llm-vault-run")) {
     const badge = renderBadge(doc, data, notePath, views, canRun);
     const title = el.querySelector("h1");
     if (title) title.after(badge);
@@ -429,6 +434,7 @@ function buildDecorations(state, source) {
   }
   const text = state.doc.toString();
   const views = matchCells(data, findPythonCells(text));
+  if (!views.length) return Decoration.none; // a note without code: no badge, as on the site
   const version = source.version(path);
   const ranges = [];
   const lines = text.split(/\r?\n/);
@@ -527,9 +533,13 @@ class OutputStore {
   /** Reload when the runner wrote the note's file again (a run from a terminal). @param {string} notePath */
   async revalidate(notePath) {
     const entry = this.loaded.get(notePath);
-    if (!entry) return;
-    const stat = await this.adapter.stat(this.fileOf(notePath));
-    if ((stat ? stat.mtime : 0) !== entry.mtime) await this.get(notePath, true);
+    if (!entry || this.pending.has(notePath)) return;
+    try {
+      const stat = await this.adapter.stat(this.fileOf(notePath));
+      if ((stat ? stat.mtime : 0) !== entry.mtime) await this.get(notePath, true);
+    } catch (err) {
+      console.warn(`llm-vault-outputs: cannot check ${this.fileOf(notePath)}`, err);
+    }
   }
 
   /** @param {string} notePath @returns {Promise<{data: NoteOutputs | null, mtime: number}>} */
@@ -593,6 +603,13 @@ class LlmVaultOutputsPlugin extends obsidian.Plugin {
     this.registerEvent(this.app.workspace.on("file-open", (file) => {
       if (file) store.revalidate(file.path);
     }));
+    // a run from a terminal (`llm-vault run`, `build`) rewrites the files: open notes pick it up within seconds
+    this.registerInterval(window.setInterval(() => {
+      for (const leaf of this.app.workspace.getLeavesOfType("markdown")) {
+        const view = leaf.view;
+        if (view instanceof obsidian.MarkdownView && view.file) store.revalidate(view.file.path);
+      }
+    }, 5000));
     document.body.toggleClass("llm-vault-hide-companions", this.settings.hideCompanions);
 
     if (canRun) {
