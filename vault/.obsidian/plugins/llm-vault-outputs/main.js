@@ -603,6 +603,10 @@ class LlmVaultOutputsPlugin extends obsidian.Plugin {
     this.registerEvent(this.app.workspace.on("file-open", (file) => {
       if (file) store.revalidate(file.path);
     }));
+    // Reading view redraws only the sections that changed; the badge's "code changed" needs the whole note
+    this.registerEvent(this.app.vault.on("modify", (file) => {
+      if (file instanceof obsidian.TFile && store.peek(file.path)) this.redrawReadingViews(file.path);
+    }));
     // a run from a terminal (`llm-vault run`, `build`) rewrites the files: open notes pick it up within seconds
     this.registerInterval(window.setInterval(() => {
       for (const leaf of this.app.workspace.getLeavesOfType("markdown")) {
@@ -643,7 +647,11 @@ class LlmVaultOutputsPlugin extends obsidian.Plugin {
    */
   refresh(path, reloaded) {
     for (const view of this.editors) view.dispatch({ effects: outputsChanged.of(path) });
-    if (!reloaded) return;
+    if (reloaded) this.redrawReadingViews(path);
+  }
+
+  /** @param {string} path */
+  redrawReadingViews(path) {
     for (const leaf of this.app.workspace.getLeavesOfType("markdown")) {
       const view = leaf.view;
       if (view instanceof obsidian.MarkdownView && view.file && view.file.path === path && view.getMode() === "preview") {
