@@ -29,6 +29,7 @@ from .fences import fence_problems
 from .export import ExportError, companion_imports, companion_name, planned_companions, to_notebook, write_companions
 from .index import Note, Vault, read_vault
 from .kernels import ForkServer, KernelPool, kernel_env, kill_all
+from .obsidian import write_outputs
 from .report import failure_report, progress
 from .tiktoken_data import ensure_offline_encodings
 
@@ -112,8 +113,10 @@ def run_vault(cfg: Config, selection: list[str] | None = None, jobs: int = 1, fo
     except ExportError as exc:
         raise SystemExit(str(exc))
     cache = Cache(cfg.cache_dir)
-    return asyncio.run(_run_all(vault, todo, cache, max(1, jobs), force, timeout or DEFAULT_TIMEOUT,
-                                progress_display, device))
+    results = asyncio.run(_run_all(vault, todo, cache, max(1, jobs), force, timeout or DEFAULT_TIMEOUT,
+                                   progress_display, device))
+    write_outputs(vault, results, cache)  # what the Obsidian plugin shows under each cell
+    return results
 
 
 async def _run_all(vault, todo, cache, jobs, force, timeout, show, device) -> list[Result]:
