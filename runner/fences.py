@@ -160,6 +160,9 @@ def fence_problems(fences, jupyter: bool = True) -> list[tuple[int, str]]:
         if fence.is_python_cell:
             messages = attr_problems(fence.attrs) or (jupyter_problems(fence.attrs) if jupyter else [])
             found += [(fence.line, message) for message in messages]
+        elif jupyter and fence.jupytext_code and fence.top_level and fence.lang.lower().startswith("python"):
+            found.append((fence.line, f"jupytext makes ```{fence.lang} a code cell that Jupyter runs, but the runner "
+                                      f"runs only ```python fences: write ```python"))
         elif jupyter and fence.jupytext_code and fence.top_level and fence.lang != "python":
             found.append((fence.line, f"jupytext reads a ```{fence.lang} fence as a `%%{fence.lang}` code cell, which "
                                       f"Jupyter runs and the runner never does: write ```text, ```shell or "

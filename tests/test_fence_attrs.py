@@ -104,3 +104,10 @@ def test_a_python_fence_in_a_region_is_markdown_as_in_jupytext(make_vault):
     assert [c.line for c in note.cells] == [10]
     result = run_vault(cfg, progress_display=False)[0]
     assert result.ok and result.cells == 1
+
+
+def test_a_python3_fence_is_a_cell_magic_for_jupytext_and_check_says_so(make_vault):
+    cfg = make_vault({"P.md": "# P\n\n```python3\nx = 1\n```\n\n```PYTHON\ny = 2\n```\n"})
+    found = [(d.line, d.message) for d in check_vault(cfg)]
+    assert [line for line, _ in found] == [3, 7]
+    assert all(m.endswith("the runner runs only ```python fences: write ```python") for _, m in found)
