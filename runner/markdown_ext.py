@@ -1,13 +1,16 @@
-"""Obsidian syntax for Python-Markdown: wiki-links, embedded images, block ids and #tags.
+"""Obsidian syntax for Python-Markdown: wiki-links, embeds, Markdown links, comments, inline footnotes, block ids, #tags.
 
-Links are resolved by the runner's own `Resolver` (links.py), so the site and `llm-vault check` never disagree, and
-are emitted as relative `.md` links so that mkdocs still validates every target and every anchor. The patterns are
-inline patterns: code spans and fences are never touched. What they need to know about the page being rendered
-(the note, the vault) lives in a `PageContext` that the site's hooks point at the current page.
+One reading for `check` and the site: a preprocessor reads the page with the runner's own parser (index.py +
+obsidian_md.py — markdown-it with Obsidian's rules), so exactly the wiki-links `check` sees become links, at the
+places it saw them (each is swapped for a marker that the inline pattern below turns into the link), `%%comments%%`
+disappear and `^[inline footnotes]` become footnotes. Every link is resolved by the runner's `Resolver`
+(links.py) and emitted as a relative `.md` link, so mkdocs still validates every target and every anchor.
+Markdown links and images are resolved the same way after rendering (a tree processor), so `[t](Note)` and
+`![x](diagram.png)` find what Obsidian finds. What the extension needs to know about the page being rendered (the
+note, the vault) lives in a `PageContext` that the site's hooks point at the current page.
 """
 from __future__ import annotations
 
-import html
 import logging
 import posixpath
 import re
@@ -17,19 +20,26 @@ from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from markdown import Extension
-from markdown import util as md_util
 from markdown.extensions.toc import slugify as toc_slugify
 from markdown.inlinepatterns import InlineProcessor
-from markdown.util import AtomicString
+from markdown.postprocessors import Postprocessor
+from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
+from markdown.util import AtomicString
 
-from .index import INLINE_TAG, WIKILINK, Link, Note, _wikilink
-from .links import Resolver, heading_key
+from .index import INLINE_TAG, Link, Note, read_body
+from .inline import markdown_link
+from .links import Resolver, find_heading as find_heading_path
 
 log = logging.getLogger("mkdocs.plugins.llm_vault")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".avif"}
+AUDIO_SUFFIXES = {".mp3", ".webm", ".wav", ".m4a", ".ogg", ".3gp", ".flac"}
+VIDEO_SUFFIXES = {".mp4", ".ogv", ".mov", ".mkv"}
 BLOCK_ID_AT_END = r"(?:^|\s+)\^([A-Za-z0-9-]+)\s*$"
 PLANNED_TITLE = "planned, not written yet"
+LINK_MARK = "\ue000{}\ue001"      # a wiki-link the preprocessor found (private-use characters: never in a note)
+LINK_MARK_RE = r"\ue000(\d+)\ue001"
+GONE = "\ue002"                   # keeps a line that only held part of a comment from becoming a blank line
 
 
 @dataclass
@@ -38,11 +48,21 @@ class PageContext:
     resolver: Resolver | None = None
     note: Note | None = None
     reported: set = field(default_factory=set)
+    marks: list[Link] = field(default_factory=list)  # the page's wiki-links, by marker number
+    premarked: bool = False  # the site marked the page's Markdown itself (`premark`), before mkdocs' plugins ran
+
+    def premark(self, markdown: str) -> str:
+        """For the site's hooks: mark the page now, before the callouts plugin re-indents callout bodies (which a
+        CommonMark reader would then take for code)."""
+        if self.note is None or self.resolver is None:
+            return markdown
+        self.premarked = True
+        return "\n".join(mark_obsidian(self, markdown.split("\n")))
 
     def line_of(self, link: Link) -> int | str:
         for candidate in self.note.links:
-            if (candidate.target, candidate.heading, candidate.block, candidate.embed) == \
-                    (link.target, link.heading, link.block, link.embed) and not candidate.markdown:
+            if (candidate.target, candidate.heading_path, candidate.block, candidate.embed, candidate.markdown) == \
+                    (link.target, link.heading_path, link.block, link.embed, link.markdown):
                 return candidate.line
         return "?"
 
@@ -54,6 +74,12 @@ class PageContext:
         path = posixpath.relpath(target, posixpath.dirname(self.note.rel) or ".")
         return quote(path) + fragment
 
+    def report(self, link: Link, error: str) -> None:
+        message = f"{self.note.rel}:{self.line_of(link)}: {error}"
+        if message not in self.reported:  # strict builds fail on this warning, naming the file and line
+            self.reported.add(message)
+            log.warning(message)
+
 
 def heading_slug(md, text: str) -> str:
     """The id the table of contents gives a heading with this text (its own slugify and separator)."""
@@ -63,62 +89,127 @@ def heading_slug(md, text: str) -> str:
 
 
 def find_heading(note: Note, wanted: str):
-    return next((h for h in note.headings if heading_key(h.text) == heading_key(wanted)), None)
+    return find_heading_path(note, tuple(p for p in wanted.split("#") if p.strip()))
+
+
+def mark_obsidian(ctx: PageContext, lines: list[str]) -> list[str]:
+    """Read the page as `check` reads a note, then swap its wiki-links for markers (numbered in `ctx.marks`), drop
+    its comments and turn its inline footnotes into footnotes."""
+    ctx.marks = []
+    page = Note(path=ctx.note.path, rel=ctx.note.rel, text="\n".join(lines))
+    read_body(page, page.text)
+    edits: dict[int, list[tuple[int, int, str]]] = {}  # line index → (column, end column, new text)
+    for link in page.links:
+        if link.span is not None:
+            edits.setdefault(link.span.line - 1, []).append((link.span.col, link.span.end_col,
+                                                             LINK_MARK.format(len(ctx.marks))))
+            ctx.marks.append(link)
+    for comment in page.comments:
+        _hide(lines, edits, comment, block=False)
+    for comment in page.comment_blocks:
+        _hide(lines, edits, comment, block=True)
+    notes = []
+    for footnote in page.footnotes:
+        if footnote is None or footnote.line != footnote.end_line:
+            continue
+        row = edits.setdefault(footnote.line - 1, [])
+        inside = [e for e in row if footnote.col < e[0] and e[1] <= footnote.end_col]
+        text = _apply(lines[footnote.line - 1], inside, footnote.col + 2, footnote.end_col - 1)
+        label = f"[^llm-inline-{len(notes) + 1}]"
+        row[:] = [e for e in row if e not in inside] + [(footnote.col, footnote.end_col, label)]
+        notes.append(f"{label}: {text}")
+    lines = list(lines)
+    for index, row in edits.items():
+        lines[index] = _apply(lines[index], row, 0, len(lines[index]))
+    return lines + ([""] + notes if notes else [])
+
+
+class ObsidianPreprocessor(Preprocessor):
+    """Marks the page (`mark_obsidian`) unless the site already did, before mkdocs' plugins rewrote callouts."""
+
+    def __init__(self, md, ctx: PageContext):
+        super().__init__(md)
+        self.ctx = ctx
+
+    def run(self, lines: list[str]) -> list[str]:
+        ctx = self.ctx
+        if ctx.premarked:
+            ctx.premarked = False
+            return lines
+        if ctx.note is None or ctx.resolver is None:
+            ctx.marks = []
+            return lines
+        return mark_obsidian(ctx, lines)
+
+
+def _hide(lines: list[str], edits: dict, span, block: bool) -> None:
+    """A comment's text goes; a comment block leaves blank lines (quote marks kept), a comment inside a paragraph
+    leaves lines that are not blank, so the paragraph stays one."""
+    if span is None:
+        return
+    for index in range(span.line - 1, span.end_line):
+        start = span.col if index == span.line - 1 else 0
+        end = span.end_col if index == span.end_line - 1 else len(lines[index])
+        if block:
+            start = len(re.match(r"[\s>]*", lines[index]).group(0))
+        edits.setdefault(index, []).append((start, end, GONE if index > span.line - 1 and not block else ""))
+
+
+def _apply(line: str, row: list[tuple[int, int, str]], start: int, end: int) -> str:
+    """`line[start:end]` with the edits of `row` made (they never overlap)."""
+    out, at = [], start
+    for col, stop, text in sorted(row):
+        out.append(line[at:col])
+        out.append(text)
+        at = stop
+    out.append(line[at:end])
+    return "".join(out)
 
 
 class WikiLinkPattern(InlineProcessor):
     def __init__(self, md, ctx: PageContext):
-        super().__init__(WIKILINK.pattern, md)
+        super().__init__(LINK_MARK_RE, md)
         self.ctx = ctx
 
     def handleMatch(self, m, data):
         ctx = self.ctx
-        if ctx.note is None or ctx.resolver is None:
+        if ctx.note is None or ctx.resolver is None or int(m.group(1)) >= len(ctx.marks):
             return None, None, None
-        link = _wikilink(self._plain(m.group(2)), bool(m.group(1)), 0)
+        link = ctx.marks[int(m.group(1))]
         res = ctx.resolver.resolve(link, ctx.note)
         if res.error:
             return self._missing(link, res.error), m.start(0), m.end(0)
         if res.planned:
             el = etree.Element("span", {"class": "llm-planned", "title": PLANNED_TITLE})
-            el.text = AtomicString(link.alias or link.target)
+            el.text = link.alias or link.target  # the shown text is Markdown: `*italic*` in it is italic
         elif res.attachment:
             el = self._attachment(link, res.attachment)
         else:
             el = etree.Element("a", {"class": "llm-link"})
-            el.set("href", ctx.href(res.note.rel, self._anchor(link, res.note)))
-            el.text = AtomicString(self._label(link))
+            el.set("href", ctx.href(res.note.rel, self._anchor(link, res)))
+            el.text = self._label(link)
         return el, m.start(0), m.end(0)
 
-    def _plain(self, text: str) -> str:
-        """The link's text as written: code spans are stashed by now (inline, or as raw HTML by inlinehilite)."""
-        text = self.unescape(text)
-
-        def stashed_html(m):
-            return html.unescape(re.sub(r"<[^>]+>", "", str(self.md.htmlStash.rawHtmlBlocks[int(m.group(1))])))
-
-        return md_util.HTML_PLACEHOLDER_RE.sub(stashed_html, text)
-
-    def _anchor(self, link: Link, note: Note) -> str | None:
+    def _anchor(self, link: Link, res) -> str | None:
         if link.block:
             return f"^{link.block}"
-        if link.heading:
-            heading = find_heading(note, link.heading)
-            return heading_slug(self.md, heading.text) if heading else None
+        if res.heading is not None:
+            return heading_slug(self.md, res.heading.text)
         return None
 
     @staticmethod
     def _label(link: Link) -> str:
         if link.alias:
             return link.alias
-        anchor = link.heading or (f"^{link.block}" if link.block else None)
+        anchor = " › ".join(link.heading_path) or (f"^{link.block}" if link.block else None)
         if anchor:
-            return f"{link.target} › {anchor}" if link.target else anchor
-        return link.target
+            return AtomicString(f"{link.target} › {anchor}" if link.target else anchor)
+        return AtomicString(link.target)
 
     def _attachment(self, link: Link, rel: str):
         href = self.ctx.href(rel)
-        if link.embed and PurePosixPath(rel).suffix.lower() in IMAGE_SUFFIXES:
+        suffix = PurePosixPath(rel).suffix.lower()
+        if link.embed and suffix in IMAGE_SUFFIXES:
             el = etree.Element("img", {"src": href, "alt": PurePosixPath(rel).name, "class": "llm-embed-image"})
             size = re.fullmatch(r"\s*(\d+)(?:\s*x\s*(\d+))?\s*", link.alias or "")
             if size:
@@ -128,20 +219,56 @@ class WikiLinkPattern(InlineProcessor):
             elif link.alias:
                 el.set("alt", link.alias)
             return el
+        if link.embed and suffix in AUDIO_SUFFIXES | VIDEO_SUFFIXES:
+            el = etree.Element("audio" if suffix in AUDIO_SUFFIXES else "video",
+                               {"src": href, "controls": "", "class": "llm-embed-media"})
+            el.text = AtomicString(PurePosixPath(rel).name)
+            return el
         el = etree.Element("a", {"href": href, "class": "llm-link llm-attachment"})
-        el.text = AtomicString(link.alias or PurePosixPath(rel).name)
+        el.text = link.alias or AtomicString(PurePosixPath(rel).name)
         return el
 
     def _missing(self, link: Link, error: str):
-        ctx = self.ctx
-        line = ctx.line_of(link)
-        message = f"{ctx.note.rel}:{line}: {error}"
-        if message not in ctx.reported:  # strict builds fail on this warning, naming the file and line
-            ctx.reported.add(message)
-            log.warning(message)
+        self.ctx.report(link, error)
         el = etree.Element("span", {"class": "llm-missing", "title": error})
-        el.text = AtomicString(self._label(link))
+        el.text = self._label(link)
         return el
+
+
+class MarkdownLinkTreeprocessor(Treeprocessor):
+    """`[t](Note)`, `[t](Note%20name.md#Heading)`, `![x](diagram.png)`: resolved as Obsidian resolves them, then
+    written as the relative `.md` path mkdocs validates and rewrites."""
+
+    def __init__(self, md, ctx: PageContext):
+        super().__init__(md)
+        self.ctx = ctx
+
+    def run(self, root):
+        ctx = self.ctx
+        if ctx.note is None or ctx.resolver is None:
+            return
+        for el in [el for el in root.iter() if el.tag in ("a", "img")]:
+            attr = "href" if el.tag == "a" else "src"
+            url = el.get(attr) or ""
+            if el.get("class") or url.startswith("#fn") or not url:
+                continue  # ours (already resolved), footnotes, permalinks
+            link = markdown_link(url, el.tag == "img", 0)
+            if link is None:
+                continue
+            res = ctx.resolver.resolve(link, ctx.note)
+            if res.error:
+                if link.target:  # a heading of this page that is not there: mkdocs' own anchor check says so
+                    ctx.report(link, res.error)
+                continue
+            target = res.attachment or res.note.rel
+            anchor = f"^{link.block}" if link.block else (
+                heading_slug(self.md, res.heading.text) if res.heading is not None else None)
+            el.set(attr, ctx.href(target, anchor) if (anchor or target != ctx.note.rel) else "#")
+
+
+class GonePostprocessor(Postprocessor):
+    def run(self, text: str) -> str:
+        return text.replace(GONE, "")
 
 
 class BlockIdPattern(InlineProcessor):
@@ -197,9 +324,14 @@ class VaultExtension(Extension):
         super().__init__(**kwargs)
 
     def extendMarkdown(self, md):
-        # after code spans (190), before escapes (180): `\|` inside a link in a table still reaches us
-        md.inlinePatterns.register(WikiLinkPattern(md, self.ctx), "llm_wikilink", 185)
+        # after whitespace is normalised (30), before fences (25) and raw HTML (20) are stashed: the page's text
+        # is then what `check` reads
+        md.preprocessors.register(ObsidianPreprocessor(md, self.ctx), "llm_obsidian", 28)
+        # first of all inline patterns: a marker stands where `check` saw a link, whatever Python-Markdown thinks
+        md.inlinePatterns.register(WikiLinkPattern(md, self.ctx), "llm_wikilink", 200)
         md.inlinePatterns.register(BlockIdPattern(md, self.ctx), "llm_block_id", 184)
         md.inlinePatterns.register(TagPattern(md, self.ctx), "llm_tag", 75)  # after links, HTML and entities
         # after the inline patterns (20), before mkdocs collects anchors and the toc (5)
         md.treeprocessors.register(BlockIdTreeprocessor(md), "llm_block_ids", 10)
+        md.treeprocessors.register(MarkdownLinkTreeprocessor(md, self.ctx), "llm_markdown_links", 11)
+        md.postprocessors.register(GonePostprocessor(md), "llm_gone", 5)

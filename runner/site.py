@@ -307,7 +307,7 @@ def on_page_markdown(markdown: str, page, config, files):
     tags = page.meta.get("tags") or []
     tags = [tags] if isinstance(tags, str) else list(tags)
     page.meta["tags"] = tags + [t for t in dict.fromkeys(note.inline_tags) if t not in tags]
-    return site.markdown_for(note)
+    return CTX.premark(site.markdown_for(note))  # Obsidian's syntax read before the callouts plugin runs
 
 
 def on_page_content(html: str, page, config, files):
