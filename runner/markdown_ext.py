@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from markdown import Extension
 from markdown.extensions.toc import slugify as toc_slugify
+from markdown.extensions.toc import unique
 from markdown.inlinepatterns import InlineProcessor
 from markdown.postprocessors import Postprocessor
 from markdown.preprocessors import Preprocessor
@@ -86,6 +87,24 @@ def heading_slug(md, text: str) -> str:
     toc = md.treeprocessors["toc"] if "toc" in md.treeprocessors else None
     slugify, sep = (toc.slugify, toc.sep) if toc else (toc_slugify, "-")
     return slugify(re.sub(BLOCK_ID_AT_END, "", text).strip(), sep)
+
+
+def unreadable_page(note: Note) -> str | None:
+    """The page of a note whose bytes are not UTF-8 (index.py could not decode it): the problem, at its line."""
+    if note.text or not note.diagnostics or "not valid UTF-8" not in note.diagnostics[0].message:
+        return None
+    return (f"# {note.name}\n\n!!! failure \"This note could not be read\"\n\n"
+            f"    `{note.diagnostics[0]}`\n")
+
+
+def heading_anchor(md, note: Note, heading) -> str:
+    """The id the heading gets on its page: its slug, numbered like the table of contents numbers repeats."""
+    ids: set[str] = set()
+    for candidate in note.headings:
+        slug = unique(heading_slug(md, candidate.text), ids)
+        if candidate is heading:
+            return slug
+    return heading_slug(md, heading.text)
 
 
 def find_heading(note: Note, wanted: str):
@@ -194,7 +213,7 @@ class WikiLinkPattern(InlineProcessor):
         if link.block:
             return f"^{link.block}"
         if res.heading is not None:
-            return heading_slug(self.md, res.heading.text)
+            return heading_anchor(self.md, res.note, res.heading)
         return None
 
     @staticmethod
@@ -262,7 +281,7 @@ class MarkdownLinkTreeprocessor(Treeprocessor):
                 continue
             target = res.attachment or res.note.rel
             anchor = f"^{link.block}" if link.block else (
-                heading_slug(self.md, res.heading.text) if res.heading is not None else None)
+                heading_anchor(self.md, res.note, res.heading) if res.heading is not None else None)
             el.set(attr, ctx.href(target, anchor) if (anchor or target != ctx.note.rel) else "#")
 
 
