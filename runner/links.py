@@ -128,7 +128,7 @@ class Resolver:
             if found:
                 return found
             suffix = [rel for key, rel in self.attachments_by_path.items() if key.endswith("/" + path)]
-            return sorted(suffix, key=len)[0] if suffix else None
+            return min(suffix, key=len) if suffix else None
         found = self.attachments_by_name.get(name, [])
         same = [p for p in found if posixpath.dirname(p) == source.folder]
         return (same or sorted(found, key=len) or [None])[0]

@@ -1,9 +1,10 @@
 """Obsidian syntax for Python-Markdown: wiki-links, embeds, Markdown links, comments, inline footnotes, block ids, #tags.
 
-One reading for `check` and the site: a preprocessor reads the page with the runner's own parser (index.py +
-obsidian_md.py — markdown-it with Obsidian's rules), so exactly the wiki-links `check` sees become links, at the
+One reading for `check` and the site: the page is first read with the runner's own parser (page_marks.py: index.py
++ obsidian_md.py, markdown-it with Obsidian's rules), so exactly the wiki-links `check` sees become links, at the
 places it saw them (each is swapped for a marker that the inline pattern below turns into the link), `%%comments%%`
-disappear and `^[inline footnotes]` become footnotes. Every link is resolved by the runner's `Resolver`
+disappear and `^[inline footnotes]` become footnotes. The site does this in its page hook, before mkdocs' callouts
+plugin re-indents callout bodies (`PageContext.premark`); a plain Markdown instance does it in a preprocessor. Every link is resolved by the runner's `Resolver`
 (links.py) and emitted as a relative `.md` link, so mkdocs still validates every target and every anchor.
 Markdown links and images are resolved the same way after rendering (a tree processor), so `[t](Note)` and
 `![x](diagram.png)` find what Obsidian finds. What the extension needs to know about the page being rendered (the
@@ -11,13 +12,9 @@ note, the vault) lives in a `PageContext` that the site's hooks point at the cur
 """
 from __future__ import annotations
 
-import logging
-import posixpath
 import re
 import xml.etree.ElementTree as etree
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from urllib.parse import quote
 
 from markdown import Extension
 from markdown.extensions.toc import slugify as toc_slugify
@@ -28,58 +25,17 @@ from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
 from markdown.util import AtomicString
 
-from .index import INLINE_TAG, Link, Note, read_body
+from .index import INLINE_TAG, Link, Note
 from .inline import markdown_link
-from .links import Resolver, find_heading as find_heading_path
+from .links import find_heading as find_heading_path
+from .page_marks import GONE, PageContext, mark_obsidian, unreadable_page  # noqa: F401 (re-exported)
 
-log = logging.getLogger("mkdocs.plugins.llm_vault")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".avif"}
 AUDIO_SUFFIXES = {".mp3", ".webm", ".wav", ".m4a", ".ogg", ".3gp", ".flac"}
 VIDEO_SUFFIXES = {".mp4", ".ogv", ".mov", ".mkv"}
 BLOCK_ID_AT_END = r"(?:^|\s+)\^([A-Za-z0-9-]+)\s*$"
 PLANNED_TITLE = "planned, not written yet"
-LINK_MARK = "\ue000{}\ue001"      # a wiki-link the preprocessor found (private-use characters: never in a note)
 LINK_MARK_RE = r"\ue000(\d+)\ue001"
-GONE = "\ue002"                   # keeps a line that only held part of a comment from becoming a blank line
-
-
-@dataclass
-class PageContext:
-    """The page being rendered: its note (None for generated pages) and the vault's resolver."""
-    resolver: Resolver | None = None
-    note: Note | None = None
-    reported: set = field(default_factory=set)
-    marks: list[Link] = field(default_factory=list)  # the page's wiki-links, by marker number
-    premarked: bool = False  # the site marked the page's Markdown itself (`premark`), before mkdocs' plugins ran
-
-    def premark(self, markdown: str) -> str:
-        """For the site's hooks: mark the page now, before the callouts plugin re-indents callout bodies (which a
-        CommonMark reader would then take for code)."""
-        if self.note is None or self.resolver is None:
-            return markdown
-        self.premarked = True
-        return "\n".join(mark_obsidian(self, markdown.split("\n")))
-
-    def line_of(self, link: Link) -> int | str:
-        for candidate in self.note.links:
-            if (candidate.target, candidate.heading_path, candidate.block, candidate.embed, candidate.markdown) == \
-                    (link.target, link.heading_path, link.block, link.embed, link.markdown):
-                return candidate.line
-        return "?"
-
-    def href(self, target: str, anchor: str | None = None) -> str:
-        """A link from the current note to a vault path, relative, as written in Markdown (`../B/Note.md#x`)."""
-        fragment = f"#{quote(anchor, safe='^:')}" if anchor else ""
-        if target == self.note.rel and anchor:
-            return fragment
-        path = posixpath.relpath(target, posixpath.dirname(self.note.rel) or ".")
-        return quote(path) + fragment
-
-    def report(self, link: Link, error: str) -> None:
-        message = f"{self.note.rel}:{self.line_of(link)}: {error}"
-        if message not in self.reported:  # strict builds fail on this warning, naming the file and line
-            self.reported.add(message)
-            log.warning(message)
 
 
 def heading_slug(md, text: str) -> str:
@@ -87,14 +43,6 @@ def heading_slug(md, text: str) -> str:
     toc = md.treeprocessors["toc"] if "toc" in md.treeprocessors else None
     slugify, sep = (toc.slugify, toc.sep) if toc else (toc_slugify, "-")
     return slugify(re.sub(BLOCK_ID_AT_END, "", text).strip(), sep)
-
-
-def unreadable_page(note: Note) -> str | None:
-    """The page of a note whose bytes are not UTF-8 (index.py could not decode it): the problem, at its line."""
-    if note.text or not note.diagnostics or "not valid UTF-8" not in note.diagnostics[0].message:
-        return None
-    return (f"# {note.name}\n\n!!! failure \"This note could not be read\"\n\n"
-            f"    `{note.diagnostics[0]}`\n")
 
 
 def heading_anchor(md, note: Note, heading) -> str:
@@ -109,38 +57,6 @@ def heading_anchor(md, note: Note, heading) -> str:
 
 def find_heading(note: Note, wanted: str):
     return find_heading_path(note, tuple(p for p in wanted.split("#") if p.strip()))
-
-
-def mark_obsidian(ctx: PageContext, lines: list[str]) -> list[str]:
-    """Read the page as `check` reads a note, then swap its wiki-links for markers (numbered in `ctx.marks`), drop
-    its comments and turn its inline footnotes into footnotes."""
-    ctx.marks = []
-    page = Note(path=ctx.note.path, rel=ctx.note.rel, text="\n".join(lines))
-    read_body(page, page.text)
-    edits: dict[int, list[tuple[int, int, str]]] = {}  # line index → (column, end column, new text)
-    for link in page.links:
-        if link.span is not None:
-            edits.setdefault(link.span.line - 1, []).append((link.span.col, link.span.end_col,
-                                                             LINK_MARK.format(len(ctx.marks))))
-            ctx.marks.append(link)
-    for comment in page.comments:
-        _hide(lines, edits, comment, block=False)
-    for comment in page.comment_blocks:
-        _hide(lines, edits, comment, block=True)
-    notes = []
-    for footnote in page.footnotes:
-        if footnote is None or footnote.line != footnote.end_line:
-            continue
-        row = edits.setdefault(footnote.line - 1, [])
-        inside = [e for e in row if footnote.col < e[0] and e[1] <= footnote.end_col]
-        text = _apply(lines[footnote.line - 1], inside, footnote.col + 2, footnote.end_col - 1)
-        label = f"[^llm-inline-{len(notes) + 1}]"
-        row[:] = [e for e in row if e not in inside] + [(footnote.col, footnote.end_col, label)]
-        notes.append(f"{label}: {text}")
-    lines = list(lines)
-    for index, row in edits.items():
-        lines[index] = _apply(lines[index], row, 0, len(lines[index]))
-    return lines + ([""] + notes if notes else [])
 
 
 class ObsidianPreprocessor(Preprocessor):
@@ -159,30 +75,6 @@ class ObsidianPreprocessor(Preprocessor):
             ctx.marks = []
             return lines
         return mark_obsidian(ctx, lines)
-
-
-def _hide(lines: list[str], edits: dict, span, block: bool) -> None:
-    """A comment's text goes; a comment block leaves blank lines (quote marks kept), a comment inside a paragraph
-    leaves lines that are not blank, so the paragraph stays one."""
-    if span is None:
-        return
-    for index in range(span.line - 1, span.end_line):
-        start = span.col if index == span.line - 1 else 0
-        end = span.end_col if index == span.end_line - 1 else len(lines[index])
-        if block:
-            start = len(re.match(r"[\s>]*", lines[index]).group(0))
-        edits.setdefault(index, []).append((start, end, GONE if index > span.line - 1 and not block else ""))
-
-
-def _apply(line: str, row: list[tuple[int, int, str]], start: int, end: int) -> str:
-    """`line[start:end]` with the edits of `row` made (they never overlap)."""
-    out, at = [], start
-    for col, stop, text in sorted(row):
-        out.append(line[at:col])
-        out.append(text)
-        at = stop
-    out.append(line[at:end])
-    return "".join(out)
 
 
 class WikiLinkPattern(InlineProcessor):

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
-from mdit_py_plugins.footnote import footnote_plugin
 from markdown_it.rules_block import StateBlock
 from markdown_it.rules_inline import StateInline
+from mdit_py_plugins.footnote import footnote_plugin
 
 WIKILINK_AT = re.compile(r"(!?)\[\[([^\[\]\n]+?)\]\]")
 BROKEN_WIKILINK_AT = re.compile(r"!?\[\[([^\[\]]*?\n[^\[\]]*?)\]\]")  # a line break inside: Obsidian shows text

@@ -11,14 +11,13 @@ import unicodedata
 
 import markdown
 import pytest
+from conftest import write_vault
+from site_helpers import Captured, build
 
 from runner.check import check_vault
 from runner.index import read_vault
 from runner.links import Resolver
 from runner.markdown_ext import PageContext, VaultExtension
-
-from conftest import write_vault
-from site_helpers import Captured, build
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
