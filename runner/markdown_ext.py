@@ -12,6 +12,7 @@ note, the vault) lives in a `PageContext` that the site's hooks point at the cur
 """
 from __future__ import annotations
 
+import html
 import re
 import xml.etree.ElementTree as etree
 from pathlib import PurePosixPath
@@ -177,9 +178,22 @@ class MarkdownLinkTreeprocessor(Treeprocessor):
             el.set(attr, ctx.href(target, anchor) if (anchor or target != ctx.note.rel) else "#")
 
 
-class GonePostprocessor(Postprocessor):
+class MarkerPostprocessor(Postprocessor):
+    """Drops what is left of hidden comments; a link marker that Python-Markdown kept as code (where its block
+    structure differs from CommonMark's) shows the link as written, never a private-use character."""
+
+    def __init__(self, md, ctx: PageContext):
+        super().__init__(md)
+        self.ctx = ctx
+
     def run(self, text: str) -> str:
-        return text.replace(GONE, "")
+        marks = self.ctx.marks
+
+        def written(m: re.Match) -> str:
+            n = int(m.group(1))
+            return html.escape(marks[n].raw) if n < len(marks) else ""
+
+        return re.sub(LINK_MARK_RE, written, text.replace(GONE, ""))
 
 
 class BlockIdPattern(InlineProcessor):
@@ -245,4 +259,4 @@ class VaultExtension(Extension):
         # after the inline patterns (20), before mkdocs collects anchors and the toc (5)
         md.treeprocessors.register(BlockIdTreeprocessor(md), "llm_block_ids", 10)
         md.treeprocessors.register(MarkdownLinkTreeprocessor(md, self.ctx), "llm_markdown_links", 11)
-        md.postprocessors.register(GonePostprocessor(md), "llm_gone", 5)
+        md.postprocessors.register(MarkerPostprocessor(md, self.ctx), "llm_markers", 5)

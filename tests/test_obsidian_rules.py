@@ -235,7 +235,10 @@ AGREEMENT_VAULT = {
                        "[[Guide#^claim-1 ]] [[Note.1]] [[Café]]\n\n![x](diagram.png) [t](Guide) "
                        "[u](Guide.md#How%20large%20can%20it%20be) ![[clip.mp4]] [[Document.pdf]]\n\n"
                        "| a | b |\n|---|---|\n| [[Guide\\|guide]] | ![[diagram.png\\|40]] |\n"),
-    "Note.1.md": "# One\n",
+    "Note.1.md": ("# One\n\n## **Bold** and *em* heading\n\n## Using [[Other|links]] here\n\n## Code `x()` too\n\n"
+                  "## Ünïcode — dash\n\n## Setup\n\n## Again\n\n### Setup\n"),
+    "Headings.md": ("# Headings\n\n[[Note.1#Bold and em heading]] [[Note.1#Using Other links here]] "
+                    "[[Note.1#Code x too]] [[Note.1#Ünïcode — dash]] [[Note.1#Again#Setup]]\n"),
     unicodedata.normalize("NFD", "Café") + ".md": "# Café\n",
     "media/diagram.png": PNG, "media/clip.mp4": b"v", "media/Document.pdf": b"%PDF",
 }
@@ -261,6 +264,10 @@ def test_check_and_the_strict_site_agree_on_a_vault_holding_every_rule(agreement
     for img in ("../../media/diagram.png",):
         assert f'src="{img}"' in article
     assert (site / "media/diagram.png").exists() and "llm-missing" not in article
+    headings = (site / "Headings/index.html").read_text(encoding="utf-8")
+    for anchor in ("bold-and-em-heading", "using-links-here", "code-x-too", "unicode-dash", "setup_1"):
+        assert f'href="../Note.1/#{anchor}"' in headings, anchor
+        assert f'id="{anchor}"' in (site / "Note.1/index.html").read_text(encoding="utf-8")
 
 
 def test_the_strict_site_refuses_what_obsidian_does_not_resolve(tmp_path):
