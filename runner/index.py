@@ -203,6 +203,9 @@ def read_body(note: Note, body: str) -> None:
         elif tok.type == "obsidian_comment_block":
             first, end = tok.map
             note.comment_blocks.append(Span(first + 1, 0, end, len(lines[end - 1])))
+            if tok.meta.get("unclosed"):
+                note.error(first + 1, "this %% comment is never closed: Obsidian hides the rest of the note",
+                           "warning")
         elif tok.type == "heading_open":
             inline = tokens[i + 1]
             text = plain_text(inline)

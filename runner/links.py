@@ -55,21 +55,18 @@ def heading_key(text: str) -> str:
 
 
 def find_heading(note: Note, path: tuple[str, ...] | list[str]) -> Heading | None:
-    """`("Part", "Section")` → the first heading `Section` inside the first heading `Part` (Obsidian help,
-    "Internal links": "You can add multiple hashtags for each subheading")."""
-    headings, found, start, level = note.headings, None, 0, 0
-    for part in path:
-        wanted, found = heading_key(part), None
-        for i in range(start, len(headings)):
-            heading = headings[i]
-            if level and heading.level <= level:
-                break  # left the section of the previous part
-            if heading_key(heading.raw or heading.text) == wanted:
-                found, start, level = heading, i + 1, heading.level
-                break
-        if found is None:
-            return None
-    return found
+    """`("Part", "Section")` → the first heading `Section` after the first heading `Part`, deeper than it (Obsidian
+    help, "Internal links": "You can add multiple hashtags for each subheading"). The walk is Obsidian's
+    `resolveSubpath` as transcribed by plugin authors: each part matches the next heading, after the previous
+    match, that is deeper than it — the heading need not lie inside the previous one's section."""
+    wanted = [heading_key(part) for part in path]
+    matched, level = 0, 0
+    for heading in note.headings:
+        if heading.level > level and heading_key(heading.raw or heading.text) == wanted[matched]:
+            matched, level = matched + 1, heading.level
+            if matched == len(wanted):
+                return heading
+    return None
 
 
 @dataclass
@@ -196,7 +193,7 @@ class Resolver:
             if res.heading is None:
                 res.error = f"no heading '{'#'.join(path)}' in {note.rel}"
                 if len(path) > 1 and find_heading(note, path[-1:]):
-                    res.error += f": '{path[-1]}' is there, but not inside '{'#'.join(path[:-1])}'"
+                    res.error += f": '{path[-1]}' is there, but not under '{'#'.join(path[:-1])}'"
         if link.block and link.block not in note.blocks:
             res.error = f"no block ^{link.block} in {note.rel}"
         return res

@@ -88,7 +88,8 @@ def inline_footnote_rule(state: StateInline, silent: bool) -> bool:
 
 
 def comment_block_rule(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
-    """A `%%` line opening a comment that closes at the end of a later line (or of the same one)."""
+    """A `%%` line opening a comment that closes on a later line holding `%%` (or at the end of the same one);
+    one never closed runs to the end of the note, as in Obsidian."""
     first = state.bMarks[start_line] + state.tShift[start_line]
     if state.sCount[start_line] - state.blkIndent >= 4 or not state.src.startswith("%%", first):
         return False
@@ -101,11 +102,11 @@ def comment_block_rule(state: StateBlock, start_line: int, end_line: int, silent
     else:
         last = next((line for line in range(start_line + 1, end_line)
                      if "%%" in state.src[state.bMarks[line]:state.eMarks[line]]), None)
-        if last is None:
-            return False
     if silent:
         return True
     token = state.push("obsidian_comment_block", "", 0)
+    token.meta = {"unclosed": last is None}  # never closed: Obsidian hides the rest of the note
+    last = end_line - 1 if last is None else last
     token.map = [start_line, last + 1]
     state.line = last + 1
     return True

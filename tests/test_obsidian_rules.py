@@ -121,21 +121,24 @@ def test_markdown_links_and_images_resolve_like_wikilinks(make_vault):
 # `[[2023-01-01#^quote-of-the-day]]`; spaces after the id are not part of it.
 
 def test_headings_match_as_obsidian_matches_them(make_vault):
-    cfg = make_vault({"Note.md": "# Note\n## How large can it be?\n## Part\n### Section\n## Other\n### Lone\n",
+    cfg = make_vault({"Note.md": "# Note\n## How large can it be?\n## Part\n### Section\n",
                       "Functions.md": "# Functions\n## `hasTag()`\n", "foo.md": "A block. ^abc\n",
                       "A.md": "[[Note#How large can it be]] [[Functions#hasTag]] [[Note#Part#Section]]\n"
                               "[[foo#^abc ]] [[Note#how  large can it be?]]\n"
-                              "[[Note#Part#Lone]]\n[[Note#Nope#Section]]\n"})
+                              "[[Note#Nope#Section]]\n[[Note#Section#Part]]\n"})
     assert errors(cfg) == [
-        ("A.md", 3, "no heading 'Part#Lone' in Note.md: 'Lone' is there, but not inside 'Part'"),
-        ("A.md", 4, "no heading 'Nope#Section' in Note.md: 'Section' is there, but not inside 'Nope'"),
+        ("A.md", 3, "no heading 'Nope#Section' in Note.md: 'Section' is there, but not under 'Nope'"),
+        ("A.md", 4, "no heading 'Section#Part' in Note.md: 'Part' is there, but not under 'Section'"),
     ]
     html = site_html(cfg, "A.md", "[[Note#How large can it be]] [[Functions#hasTag]] [[Note#Part#Section]]")
     assert 'href="Note.md#how-large-can-it-be"' in html and 'href="Functions.md#hastag"' in html
     assert 'href="Note.md#section"' in html
 
 
-def test_heading_path_picks_the_section_under_its_parent(make_vault):
+# The walk Obsidian's `resolveSubpath` does (as plugin authors transcribe it; the help says no more than "each
+# subheading"): each part is the next heading after the previous part's that is deeper than it.
+
+def test_heading_path_picks_the_heading_after_its_parent(make_vault):
     cfg = make_vault({"Note.md": "## One\n### Setup\n## Two\n### Setup\n", "A.md": "[[Note#Two#Setup]]\n"})
     vault = read_vault(cfg.vault)
     link = vault.note("A.md").links[0]
@@ -289,3 +292,13 @@ def test_a_note_that_is_not_utf8_gets_a_page_naming_the_problem_and_the_rest_bui
     latin = (tmp_path / "site/Latin/index.html").read_text(encoding="utf-8")
     assert "Latin.md:1: error: not valid UTF-8 (invalid continuation byte at byte 5)" in latin
     assert 'href="Other/"' in (tmp_path / "site/index.html").read_text(encoding="utf-8")
+
+
+# A `%%` line never closed hides everything after it (as the comment block of Basic formatting syntax, left open);
+# check warns, since that is rarely meant.
+
+def test_an_unclosed_comment_block_hides_the_rest_of_the_note(make_vault):
+    cfg = make_vault({"A.md": "# A\n\nShown.\n\n%%\nDraft with [[Nowhere]].\n\nStill hidden.\n"})
+    assert diagnostics(cfg) == [("A.md", 5, "this %% comment is never closed: Obsidian hides the rest of the note")]
+    html = site_html(cfg, "A.md")
+    assert "Shown." in html and "Draft" not in html and "Still hidden" not in html and "%%" not in html
