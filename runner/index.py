@@ -251,11 +251,16 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") or part in HIDDEN for part in rel.parts[:-1]) or rel.name.startswith(".")
 
 
+def _private(rel: Path) -> bool:
+    """Files Obsidian does not show: under a dot-folder (`.obsidian/`, `.trash/`), dot-files, `__pycache__`."""
+    return any(part.startswith(".") or part == "__pycache__" for part in rel.parts)
+
+
 def read_vault(root: Path) -> Vault:
     root = Path(root).resolve()
     notes = [read_note(p, root) for p in note_paths(root)]
-    attachments = sorted(  # any file that is not a note: Obsidian links and embeds every extension
+    attachments = sorted(  # any file that is not a note (companion modules too): Obsidian links every extension
         p.relative_to(root).as_posix() for p in root.rglob("*")
-        if p.suffix.lower() != ".md" and not _hidden(p.relative_to(root)) and p.is_file()
+        if p.suffix.lower() != ".md" and not _private(p.relative_to(root)) and p.is_file()
     )
     return Vault(root, notes, attachments)

@@ -85,8 +85,9 @@ def test_display_text_with_emphasis(make_vault):
 
 def test_attachments_of_any_extension(make_vault):
     files = {"media/clip.mp4": b"v", "media/Excerpt (1968).ogg": b"a", "docs/Document.pdf": b"%PDF",
-             "Board.canvas": b"{}", "data/table.parquet": b"P", "Note.1.md": "# One\n",
-             "A.md": "![[clip.mp4]] ![[Excerpt (1968).ogg]] [[Document.pdf]] ![[Board.canvas]] [[table.parquet]]\n"
+             "Board.canvas": b"{}", "data/table.parquet": b"P", "Note.1.md": "# One\n", "scripts/tool.py": "X = 1\n",
+             "A.md": "![[clip.mp4]] ![[Excerpt (1968).ogg]] [[Document.pdf]] ![[Board.canvas]] [[table.parquet]] "
+                     "[[tool.py]]\n"
                      "[[Note.1]] ![[Document.pdf#page=3]] ![[missing.mp3]] [[Note.2]]\n"}
     cfg = make_vault(files)
     assert errors(cfg) == [("A.md", 2, "dangling link [[Note.2]]: no note of that name in the vault"),
