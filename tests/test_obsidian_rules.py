@@ -229,7 +229,8 @@ def test_a_note_that_is_not_utf8_is_reported_alone(make_vault):
 # ---- The site builds strictly wherever Obsidian resolves, and refuses (naming file:line) where it does not.
 
 AGREEMENT_VAULT = {
-    "Index.md": "# Home\n\nStart at [[Notes/Guide|the *guide*]].\n",
+    "Index.md": ("# Home\n\nStart at [[Notes/Guide|the *guide*]].\n\n> [!tip] A tip that links to [[Other]]\n"
+                 "> Body with [[Guide#Part]].\n>\n> A second paragraph, [[Note.1]] %%and a comment%%.\n"),
     "Notes/Guide.md": ("---\naliases: Manual, Handbook\n---\n# Guide\n\n## How large can it be?\n\n## Part\n\n"
                        "### Section\n\nA claim. ^claim-1\n\n## `hasTag()`\n\n"
                        "Escaped \\[\\[not a link\\]\\]. %%a [[hidden]] comment%% ==marked==\n\n"
@@ -268,6 +269,9 @@ def test_check_and_the_strict_site_agree_on_a_vault_holding_every_rule(agreement
     for img in ("../../media/diagram.png",):
         assert f'src="{img}"' in article
     assert (site / "media/diagram.png").exists() and "llm-missing" not in article
+    home = (site / "index.html").read_text(encoding="utf-8")
+    assert 'A tip that links to <a class="llm-link" href="Notes/Other/">Other</a>' in home  # a callout's title
+    assert 'A second paragraph, <a class="llm-link" href="Note.1/">Note.1</a> .' in home  # its body, re-indented
     headings = (site / "Headings/index.html").read_text(encoding="utf-8")
     for anchor in ("bold-and-em-heading", "using-links-here", "code-x-too", "unicode-dash", "setup_1"):
         assert f'href="../Note.1/#{anchor}"' in headings, anchor
