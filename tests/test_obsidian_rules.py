@@ -266,6 +266,8 @@ def test_check_and_the_strict_site_agree_on_a_vault_holding_every_rule(agreement
     pages = "".join(p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
     article = "".join(part.split("</article>")[0] for part in pages.split("<article")[1:])
     assert "[[" not in article.replace("[[not a link]]", "") and "%%" not in article and "^[" not in article
+    guide = (site / "Notes/Guide/index.html").read_text(encoding="utf-8")  # footnotes numbered as referenced
+    assert guide.index('href="#fn:llm-inline-1">1<') < guide.index('href="#fn:1">2<')
     for img in ("../../media/diagram.png",):
         assert f'src="{img}"' in article
     assert (site / "media/diagram.png").exists() and "llm-missing" not in article
