@@ -29,6 +29,13 @@ def test_tags_form_a_small_vocabulary_each_shared_by_two_notes(notes):
     assert all(note.tags for note in notes), [n.rel for n in notes if not n.tags]
 
 
+def test_readme_lists_the_vocabulary_in_use(notes):
+    readme = (VAULT.parent / "README.md").read_text(encoding="utf-8")
+    listed = re.search(r"Today's vocabulary: ([^.]+)\.", readme)
+    assert listed, "README's 'Tags' section lists the vocabulary"
+    assert {t.strip() for t in re.split(r",\s*", listed.group(1))} == {t for n in notes for t in n.tags}
+
+
 def _pictographs(text: str) -> list[str]:
     # emoji are "other symbols" (So) or need the emoji variation selector; arrows and math (Sm) stay allowed
     return [c for c in text if unicodedata.category(c) == "So" or c == "\ufe0f"]
