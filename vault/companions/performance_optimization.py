@@ -200,7 +200,6 @@ if __name__ == "__main__":
     plt.tight_layout()
     plt.show()
     assert throughput[-1] > 3 * throughput[0]
-    assert step_ms[-1] > step_ms[0]
 
 
 # %% note_line=295
