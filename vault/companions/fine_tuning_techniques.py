@@ -275,8 +275,10 @@ if __name__ == "__main__":
     with torch.no_grad():
         l_adapted, l_merged = all_logits(lora.eval(), x_sft), all_logits(merged, x_sft)
     diff = (l_adapted - l_merged).abs().max().item()
-    print(f"max |logit difference| adapted vs merged: {diff:.2e}")
+    relative = diff / l_adapted.abs().max().item()
+    print(f"max |logit difference| adapted vs merged: {diff:.2e} ({relative:.1e} of the largest logit)")
     assert torch.allclose(l_adapted, l_merged, atol=1e-4)
+    assert 0 < relative < 1e-5  # not bit-identical, but rounding-sized
     assert sum(p.numel() for p in merged.parameters()) == n_base
     assert not any(isinstance(m, LoRALinear) for m in merged.modules())
 
@@ -286,7 +288,7 @@ if __name__ == "__main__":
     print(f"checkpoint to ship: full model {model_bytes / 1e6:.2f} MB vs adapter {adapter_bytes / 1e6:.3f} MB")
 
 
-# %% note_line=403
+# %% note_line=407
 if __name__ == "__main__":
     rows = [("base model", before, 0, 0, 0.0),
             ("full fine-tuning", after_full, full_trainable, full_state, full_time),
@@ -323,7 +325,7 @@ if __name__ == "__main__":
     plt.show()
 
 
-# %% export note_line=476
+# %% export note_line=480
 def dpo_loss(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta: float = 0.1):
     """DPO loss from summed response log-probs. Returns (mean loss, implicit rewards chosen, rejected)."""
     reward_chosen = beta * (pi_chosen - ref_chosen)
@@ -332,7 +334,7 @@ def dpo_loss(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta: float = 0.1
     return loss, reward_chosen.detach(), reward_rejected.detach()
 
 
-# %% note_line=489
+# %% note_line=493
 if __name__ == "__main__":
     PREFS = [
         ("Is a lower perplexity better?", "Yes, lower is better.", "No, higher is better."),
@@ -361,7 +363,7 @@ if __name__ == "__main__":
     print("reference prefers the chosen answer on", int((ref_c > ref_r).sum()), "of", len(PREFS), "pairs")
 
 
-# %% note_line=517
+# %% note_line=521
 if __name__ == "__main__":
     BETA, DPO_STEPS = 0.1, 30
     opt = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=5e-4, weight_decay=0.0)

@@ -2,7 +2,7 @@
 # Import it: `from companions import first_llm` (the cells marked `export`).
 # Run it: `python -m companions.first_llm` runs the whole note.
 
-# %% note_line=41
+# %% note_line=42
 if __name__ == "__main__":
     import time
 
@@ -25,7 +25,7 @@ if __name__ == "__main__":
     print(f"character tokenizer: {char_tok.vocab_size} ids; {sample_text[:20]!r} -> {char_tok.encode(sample_text)[:20]}")
 
 
-# %% note_line=68
+# %% note_line=69
 if __name__ == "__main__":
     t0 = time.perf_counter()
     merges = pvt.train_bpe(corpus[:30_000], vocab_size=512)
@@ -46,7 +46,7 @@ if __name__ == "__main__":
     assert rows[0][2] > rows[1][2] > rows[2][2]    # bigger vocabulary -> shorter sequences
 
 
-# %% note_line=99
+# %% note_line=100
 if __name__ == "__main__":
     mini_cfg = arch.GPTConfig(vocab_size=char_tok.vocab_size, block_size=64, n_layer=2, n_head=4, n_embd=64)
     torch.manual_seed(0)
@@ -56,7 +56,7 @@ if __name__ == "__main__":
     assert mini.num_params() == arch.param_count_formula(mini_cfg)
 
 
-# %% note_line=114
+# %% note_line=115
 if __name__ == "__main__":
     ids = torch.tensor(char_tok.encode(corpus))
     train_ids, val_split = pt.split_ids(ids)
@@ -85,7 +85,7 @@ if __name__ == "__main__":
     assert val_loss[-1] < val_loss[0] - 0.5
 
 
-# %% note_line=148
+# %% note_line=149
 if __name__ == "__main__":
     t0 = time.perf_counter()
     model, tok, info = pt.get_pretrained()
@@ -99,7 +99,7 @@ if __name__ == "__main__":
     print(f"draft:       {draft.num_params():,} parameters, validation loss {draft_info['val_loss']:.3f}")
 
 
-# %% note_line=167
+# %% note_line=168
 if __name__ == "__main__":
     prompt = "## Next Steps\n\n- [["
     x = torch.tensor([char_tok.encode(prompt)], device=dev)
@@ -112,7 +112,7 @@ if __name__ == "__main__":
         print(f"--- {name}, temperature 0.8, top-p 0.9:\n{prompt}{char_tok.decode(nucleus[0, x.size(1):].tolist())}\n")
 
 
-# %% note_line=188
+# %% note_line=189
 if __name__ == "__main__":
     model_cpu = model.cpu()
     q8 = quant.quantize_model(model_cpu, "int8_absmax_row")
@@ -122,7 +122,7 @@ if __name__ == "__main__":
               f"{quant.model_bytes(m) / 1024:7.1f} KiB")
 
 
-# %% export note_line=202
+# %% export note_line=203
 import time
 
 import torch
@@ -154,7 +154,7 @@ def print_table(rows):
         print(f"{r['model']:<26}{r['params']:>12,}{r['KiB']:>10.1f}{r['perplexity']:>12.3f}{r['tokens/s']:>10.0f}")
 
 
-# %% note_line=234
+# %% note_line=235
 if __name__ == "__main__":
     from companions.first_llm import measure, print_table
 
@@ -172,5 +172,9 @@ if __name__ == "__main__":
     ]
     print_table(rows)
     ppl = {r["model"]: r["perplexity"] for r in rows}
-    assert ppl["pre-trained, fp32"] < ppl["miniature (trained above)"] < ppl["untrained (random init)"]
+    kib = {r["model"]: r["KiB"] for r in rows}
+    assert 0.8 * cfg.vocab_size < ppl["untrained (random init)"] < 1.2 * cfg.vocab_size  # about uniform guessing
+    assert ppl["miniature (trained above)"] < ppl["untrained (random init)"] / 2
+    assert ppl["pre-trained, fp32"] < ppl["miniature (trained above)"] / 2
     assert ppl["pre-trained, int4 g32"] <= 1.02 * ppl["pre-trained, fp32"]
+    assert kib["pre-trained, fp32"] > 3 * kib["pre-trained, int8 row"] and kib["pre-trained, fp32"] > 6 * kib["pre-trained, int4 g32"]

@@ -2,7 +2,7 @@
 # Import it: `from companions import glossary` (the cells marked `export`).
 # Run it: `python -m companions.glossary` runs the whole note.
 
-# %% note_line=343
+# %% note_line=344
 if __name__ == "__main__":
     import re
     from collections import Counter

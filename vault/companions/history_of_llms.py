@@ -2,7 +2,7 @@
 # Import it: `from companions import history_of_llms` (the cells marked `export`).
 # Run it: `python -m companions.history_of_llms` runs the whole note.
 
-# %% note_line=94
+# %% note_line=98
 if __name__ == "__main__":
     import matplotlib.pyplot as plt
     import numpy as np
@@ -40,7 +40,7 @@ if __name__ == "__main__":
     print("not plotted (size never published):", ", ".join(UNDISCLOSED))
 
 
-# %% note_line=131
+# %% note_line=135
 if __name__ == "__main__":
     years = np.array([y + (m - 0.5) / 12 for _, y, m, *_ in MODELS])
     total = np.array([r[3] for r in MODELS])
@@ -68,7 +68,7 @@ if __name__ == "__main__":
     assert 10 ** slope > 5, "growth before 2021 was faster than 5x per year"
 
 
-# %% note_line=166
+# %% note_line=170
 if __name__ == "__main__":
     size = {r[0]: r[3] for r in MODELS}
     r21 = size["GPT-2"] / size["GPT-1"]
@@ -77,7 +77,7 @@ if __name__ == "__main__":
     assert 12 < r21 < 14 and 110 < r32 < 120
 
 
-# %% note_line=182
+# %% note_line=186
 if __name__ == "__main__":
     tokens = {r[0]: r[5] for r in MODELS}
     published_flops = {"GPT-3": 3.14e23, "Llama 3.1 405B": 3.8e25}
@@ -91,7 +91,25 @@ if __name__ == "__main__":
     assert 0.8 < chinchilla / gopher < 1.3  # a similar budget, spent on 4x fewer parameters and 4.7x more tokens
 
 
-# %% note_line=195
+# %% note_line=203
+if __name__ == "__main__":
+    TRANSFORMER_2017_FLOPS = 2.3e19
+    BOOKSCORPUS_TOKENS = 800e6 * 1.3
+    growth = {
+        "parameters, GPT-1 -> Llama 3.1 405B": size["Llama 3.1 405B"] / size["GPT-1"],
+        "parameters, GPT-1 -> Switch-C (MoE)": size["Switch-C (MoE)"] / size["GPT-1"],
+        "training tokens, GPT-1 -> Llama 3.1 405B": tokens["Llama 3.1 405B"] / BOOKSCORPUS_TOKENS,
+        "training compute, Transformer -> Llama 3.1": published_flops["Llama 3.1 405B"] / TRANSFORMER_2017_FLOPS,
+    }
+    orders = {what: np.log10(g) for what, g in growth.items()}
+    for what, g in growth.items():
+        print(f"{what:42s} x{g:9.2e}  = {orders[what]:.1f} orders of magnitude")
+    assert 3.5 <= orders["parameters, GPT-1 -> Llama 3.1 405B"] and orders["parameters, GPT-1 -> Switch-C (MoE)"] < 4.5
+    assert 3.5 <= orders["training tokens, GPT-1 -> Llama 3.1 405B"] < 4.5
+    assert 5.5 <= orders["training compute, Transformer -> Llama 3.1"] < 6.5
+
+
+# %% note_line=223
 if __name__ == "__main__":
     rows = [(r[0], r[1] + (r[2] - 0.5) / 12, r[5] / r[4]) for r in MODELS if r[5] is not None and r[4] is not None]
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -111,7 +129,7 @@ if __name__ == "__main__":
     assert ratio["GPT-3"] < 2 and 19 < ratio["Chinchilla"] < 21 and ratio["Llama 3.1 405B"] > 20
 
 
-# %% note_line=223
+# %% note_line=251
 if __name__ == "__main__":
     CONTEXT = [("GPT-1", 2018, 6, 512), ("GPT-2", 2019, 2, 1024), ("GPT-3", 2020, 5, 2048), ("GPT-4 (32k)", 2023, 3, 32768),
                ("Claude (100k)", 2023, 5, 100_000), ("Claude 2.1", 2023, 11, 200_000), ("GPT-4 Turbo", 2023, 11, 128_000),

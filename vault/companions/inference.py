@@ -282,7 +282,9 @@ def beam_search(model, idx, max_new_tokens, num_beams=4, length_penalty=1.0, eos
         logits, _ = model(beams[:, -block:])
         logp = F.log_softmax(logits[:, -1].float(), dim=-1)  # (n, V)
         vocab = logp.size(-1)
-        top_logp, top_flat = (beam_logp[:, None] + logp).flatten().topk(2 * num_beams)
+        candidates = (beam_logp[:, None] + logp).flatten()
+        # 2 * num_beams leaves num_beams to extend even if half of them end; a small vocabulary may offer fewer
+        top_logp, top_flat = candidates.topk(min(2 * num_beams, candidates.numel()))
         rows, toks, new_logp = [], [], []
         for lp, flat in zip(top_logp.tolist(), top_flat.tolist()):
             row, t = divmod(flat, vocab)
@@ -294,6 +296,9 @@ def beam_search(model, idx, max_new_tokens, num_beams=4, length_penalty=1.0, eos
                 new_logp.append(lp)
             if len(rows) == num_beams:
                 break
+        if not rows:                                         # every candidate ended: nothing left to extend
+            beams, beam_logp = beams[:0], beam_logp[:0]
+            break
         beams = torch.cat([beams[rows], torch.tensor(toks, device=idx.device)[:, None]], dim=1)
         beam_logp = torch.tensor(new_logp, device=idx.device)
         # exact early stop: a running beam can only lose log-probability, so its best possible final score is
@@ -309,7 +314,7 @@ def beam_search(model, idx, max_new_tokens, num_beams=4, length_penalty=1.0, eos
     return sorted(finished, key=lambda h: h["score"], reverse=True)[:num_beams]
 
 
-# %% note_line=440
+# %% note_line=445
 if __name__ == "__main__":
     from companions.inference import beam_search
 
@@ -337,7 +342,38 @@ if __name__ == "__main__":
     print("num_beams=1 reproduces greedy decoding")
 
 
-# %% note_line=491
+# %% note_line=478
+if __name__ == "__main__":
+    import itertools
+
+    from companions.llm_architecture import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    tiny = GPT(GPTConfig(vocab_size=6, block_size=16, n_layer=1, n_head=2, n_embd=16)).eval()
+    start = torch.tensor([[0, 1]])
+    four = beam_search(tiny, start, 3, num_beams=4, length_penalty=0.0)
+    print(f"V=6, 4 beams: {len(four)} hypotheses, best {four[0]['tokens']} (log-prob {four[0]['logprob']:.3f})")
+    assert len(four) == 4 and all(len(h["tokens"]) == 3 for h in four)
+
+    exhaustive = sorted((sequence_logprob(tiny, [0, 1], seq), list(seq)) for seq in itertools.product(range(6), repeat=3))
+    wide = beam_search(tiny, start, 3, num_beams=36, length_penalty=0.0)
+    assert [h["tokens"] for h in wide] == [seq for _, seq in exhaustive[::-1][:36]]
+    assert all(abs(h["logprob"] - lp) < 1e-4 for h, (lp, _) in zip(wide, exhaustive[::-1]))
+    assert four[0]["logprob"] <= exhaustive[-1][0] + 1e-4  # four beams can only miss the optimum, never beat it
+    print(f"36 beams = the 36 best of all {len(exhaustive)} continuations; best log-prob {exhaustive[-1][0]:.3f}")
+
+    ending = beam_search(tiny, start, 3, num_beams=8, eos_id=0, length_penalty=0.0)
+    print(f"8 beams, 6 tokens, token 0 ends a hypothesis: {len(ending)} hypotheses, "
+          f"{sum(h['tokens'][-1] == 0 for h in ending)} of them ended")
+    assert len(ending) == 8 and any(h["tokens"][-1] == 0 for h in ending)
+    assert all(abs(h["logprob"] - sequence_logprob(tiny, [0, 1], h["tokens"])) < 1e-4 for h in ending)
+
+    one_token = GPT(GPTConfig(vocab_size=1, block_size=16, n_layer=1, n_head=2, n_embd=16)).eval()
+    only = beam_search(one_token, torch.tensor([[0]]), 3, num_beams=2, eos_id=0)
+    assert [h["tokens"] for h in only] == [[0]] and abs(only[0]["logprob"]) < 1e-6
+
+
+# %% note_line=532
 if __name__ == "__main__":
     from companions.llm_architecture import KVCache
 
@@ -391,7 +427,7 @@ if __name__ == "__main__":
     assert speedup >= 1.5
 
 
-# %% export note_line=583
+# %% export note_line=624
 def accept_or_resample(p, q, token, generator=None):
     """One verification step. Returns (accepted, token_to_emit); the emitted token is distributed as p."""
     ratio = (p[token] / q[token]).item()
@@ -454,7 +490,7 @@ def speculative_generate(target, draft, idx, max_new_tokens, k=4, temperature=0.
     return torch.tensor([seq[:goal]], device=dev), stats
 
 
-# %% note_line=652
+# %% note_line=693
 if __name__ == "__main__":
     from companions.inference import accept_or_resample, speculative_generate
 
@@ -482,7 +518,7 @@ if __name__ == "__main__":
     assert tv < 0.03
 
 
-# %% note_line=688
+# %% note_line=729
 if __name__ == "__main__":
     K, N_SPEC = 4, 64
     spec_prompts = ["The model ", "## Next Steps\n\n- [[", "Attention weights are ", "def generate(", "In practice, "]
@@ -513,7 +549,7 @@ if __name__ == "__main__":
     assert per_call > 1
 
 
-# %% note_line=727
+# %% note_line=768
 if __name__ == "__main__":
     g = torch.Generator(device=dev).manual_seed(0)
     x = encode("The model ")

@@ -236,7 +236,86 @@ if __name__ == "__main__":
     assert all(abs(score(m, n) - score(5, 2)) < 1e-4 for m, n in pairs)
 
 
-# %% export note_line=377
+# %% note_line=391
+if __name__ == "__main__":
+    def rope_frequencies(head_dim, method="none", scale=1.0, train_len=None, theta=10000.0, alpha=1.0, beta=32.0):
+        """θ_i of each rotated pair under a context-extension method: none, pi, ntk or yarn."""
+        exponent = torch.arange(0, head_dim, 2).double() / head_dim
+        freq = 1.0 / theta**exponent
+        if method == "pi":
+            return freq / scale
+        if method == "ntk":
+            return 1.0 / (theta * scale ** (head_dim / (head_dim - 2))) ** exponent
+        if method == "yarn":
+            turns = train_len * freq / (2 * math.pi)
+            keep = ((turns - alpha) / (beta - alpha)).clamp(0, 1)  # 1: keep the frequency, 0: interpolate by s
+            return keep * freq + (1 - keep) * freq / scale
+        return freq
+
+
+    HEAD_DIM, TRAIN_LEN, SCALE = 64, 512, 4
+    METHODS = ["none", "pi", "ntk", "yarn"]
+    base_freq = rope_frequencies(HEAD_DIM)
+    slow = TRAIN_LEN * base_freq < 2 * math.pi  # pairs that never complete a turn in training
+    overshoot, per_token = {}, {}
+    for method in METHODS:
+        freq = rope_frequencies(HEAD_DIM, method, SCALE, TRAIN_LEN)
+        overshoot[method] = ((SCALE * TRAIN_LEN * freq)[slow] / (TRAIN_LEN * base_freq)[slow]).max().item()
+        per_token[method] = freq[0].item()
+        print(f"{method:5s} slow pairs reach {overshoot[method]:.2f}x the largest trained angle; "
+              f"fastest pair turns {per_token[method]:.3f} rad per token")
+    print(f"{slow.sum().item()} of {HEAD_DIM // 2} pairs never complete a turn in {TRAIN_LEN} tokens; "
+          f"YaRN's query and key factor for s={SCALE}: {0.1 * math.log(SCALE) + 1:.3f}")
+    assert math.isclose(overshoot["none"], SCALE) and overshoot["ntk"] > 1.1
+    assert overshoot["pi"] <= 1 + 1e-9 and overshoot["yarn"] <= 1 + 1e-9
+    assert math.isclose(per_token["pi"], 1 / SCALE) and per_token["ntk"] == per_token["yarn"] == per_token["none"] == 1.0
+
+
+# %% note_line=432
+if __name__ == "__main__":
+    import matplotlib.pyplot as plt
+
+
+    def head_scores(q, k, freq, n_positions):
+        # the query at position d against the key at position 0 stands for every pair at distance d
+        angles = torch.outer(torch.arange(n_positions).double(), freq).float()
+        return apply_rope(q.expand(n_positions, -1), angles.cos(), angles.sin()) @ k
+
+
+    angles = torch.outer(torch.arange(TRAIN_LEN).double(), base_freq)
+    features = torch.cat([angles.cos(), -angles.sin()], dim=1)  # score = features @ (Re q, Im q) when k = 1
+    target = 2.5 * torch.exp(-torch.arange(TRAIN_LEN).double() / 32)
+    ridge = 1e-2 * torch.eye(HEAD_DIM, dtype=torch.double)
+    coef = torch.linalg.solve(features.T @ features + ridge, features.T @ target)
+    q = torch.stack([coef[: HEAD_DIM // 2], coef[HEAD_DIM // 2 :]], dim=-1).flatten().float()
+    k = torch.stack([torch.ones(HEAD_DIM // 2), torch.zeros(HEAD_DIM // 2)], dim=-1).flatten()
+
+    trained = head_scores(q, k, base_freq, TRAIN_LEN)
+    assert torch.allclose(trained.double(), features @ coef, atol=1e-4)  # apply_rope agrees with the formula
+    scores = {m: head_scores(q, k, rope_frequencies(HEAD_DIM, m, SCALE, TRAIN_LEN), SCALE * TRAIN_LEN) for m in METHODS}
+    print(f"fit over the trained distances: largest error {(trained.double() - target).abs().max():.3f}; "
+          f"scores in [{trained.min():.2f}, {trained.max():.2f}]")
+    far_max = {m: s[TRAIN_LEN:].max().item() for m, s in scores.items()}
+    drop = {m: (s[0] - s[4]).item() for m, s in scores.items()}
+    for method, s in scores.items():
+        print(f"{method:5s} largest score beyond distance {TRAIN_LEN}: {far_max[method]:5.2f} "
+              f"(at {TRAIN_LEN + s[TRAIN_LEN:].argmax().item()}); score drop over the first 4 tokens {drop[method]:.3f}")
+    assert min(far_max["none"], far_max["ntk"]) > trained.max()  # a far token outranks the nearest one
+    assert max(far_max["pi"], far_max["yarn"]) < trained.max()  # inside the trained range
+    assert drop["pi"] < drop["yarn"] < drop["none"]  # PI blurs neighbours the most
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for method, s in scores.items():
+        ax.plot(s.numpy(), lw=1, label=method)
+    ax.axvline(TRAIN_LEN, color="k", ls="--", lw=1, label="trained length")
+    ax.set_xlabel("distance between query and key (tokens)")
+    ax.set_ylabel("attention score")
+    ax.legend(fontsize=8)
+    plt.tight_layout()
+    plt.show()
+
+
+# %% export note_line=493
 class RMSNorm(nn.Module):
     def __init__(self, dim, eps=1e-6):
         super().__init__()
@@ -249,7 +328,7 @@ class RMSNorm(nn.Module):
         return normed.type_as(x) * self.weight
 
 
-# %% note_line=390
+# %% note_line=506
 if __name__ == "__main__":
     torch.manual_seed(0)
     x = torch.randn(4, 32) * 3 + 1
@@ -268,7 +347,7 @@ if __name__ == "__main__":
     assert torch.allclose(ln(x + 10), ln(x), atol=1e-4)
 
 
-# %% export note_line=415
+# %% export note_line=531
 class MLP(nn.Module):
     """GPT-2 style: Linear -> GELU -> Linear."""
     def __init__(self, cfg):
@@ -294,7 +373,7 @@ class SwiGLU(nn.Module):
         return self.down(F.silu(self.gate(x)) * self.up(x))
 
 
-# %% note_line=441
+# %% note_line=557
 if __name__ == "__main__":
     for d in (128, 768, 4096):
         c_gelu = GPTConfig(vocab_size=1, n_embd=d, n_head=1, mlp="gelu")
@@ -311,7 +390,7 @@ if __name__ == "__main__":
     assert torch.allclose(swi(x), swi.down(swi.gate(x) * torch.sigmoid(swi.gate(x)) * swi.up(x)), atol=1e-6)
 
 
-# %% export note_line=470
+# %% export note_line=586
 class MoE(nn.Module):
     """Top-k mixture of SwiGLU experts (no capacity limit, no load-balancing loss)."""
     def __init__(self, cfg, n_experts=4, top_k=2):
@@ -335,7 +414,7 @@ class MoE(nn.Module):
         return out.reshape(shape)
 
 
-# %% note_line=494
+# %% note_line=610
 if __name__ == "__main__":
     torch.manual_seed(0)
     moe_cfg = GPTConfig(vocab_size=1, n_embd=32, n_head=1)
@@ -362,7 +441,7 @@ if __name__ == "__main__":
     print(f"MoE parameters: total {n_total:,}, active per token {n_active:,}")
 
 
-# %% export note_line=531
+# %% export note_line=647
 def make_norm(cfg):
     return RMSNorm(cfg.n_embd) if cfg.norm == "rmsnorm" else nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
 
@@ -488,7 +567,7 @@ def param_count_formula(cfg):
     return embeddings + L * (attn + mlp + 2 * norm) + norm + head
 
 
-# %% note_line=661
+# %% note_line=777
 if __name__ == "__main__":
     torch.manual_seed(0)
     cfg = GPTConfig(vocab_size=96, block_size=64, n_layer=4, n_head=4, n_embd=128)
@@ -509,7 +588,7 @@ if __name__ == "__main__":
         assert counted == formula
 
 
-# %% note_line=693
+# %% note_line=809
 if __name__ == "__main__":
     torch.manual_seed(0)
     for kw in (dict(), dict(pos="learned", norm="layernorm", mlp="gelu", n_kv_head=2)):
@@ -527,7 +606,7 @@ if __name__ == "__main__":
         assert cache.length == 24 and torch.allclose(cached, full, atol=1e-4)
 
 
-# %% note_line=723
+# %% note_line=839
 if __name__ == "__main__":
     def gpt2(name, L, H, d):
         return name, GPTConfig(vocab_size=50257, block_size=1024, n_layer=L, n_head=H, n_embd=d, bias=True,
@@ -563,7 +642,7 @@ if __name__ == "__main__":
     assert rows["Llama-2 7B"][1] / rows["Llama-3 8B"][1] == 4      # GQA with 8 of 32 heads: 4x smaller cache
 
 
-# %% note_line=781
+# %% note_line=897
 if __name__ == "__main__":
     for name, c in (real[0], real[4]):
         N = param_count_formula(c)

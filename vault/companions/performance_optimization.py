@@ -202,7 +202,7 @@ if __name__ == "__main__":
     assert throughput[-1] > 3 * throughput[0]
 
 
-# %% note_line=292
+# %% note_line=295
 if __name__ == "__main__":
     prompts = torch.randint(0, cfg.vocab_size, (8, 16), device=dev)
     with torch.no_grad():
@@ -219,7 +219,7 @@ if __name__ == "__main__":
     assert one_by_one > 1.5 * batched
 
 
-# %% note_line=319
+# %% note_line=322
 if __name__ == "__main__":
     prompt = torch.randint(0, cfg.vocab_size, (1, 32), device=dev)
     n_new = 96
@@ -244,7 +244,7 @@ if __name__ == "__main__":
     assert t_full > t_cached
 
 
-# %% note_line=361
+# %% note_line=364
 if __name__ == "__main__":
     CHILD = r'''
 import json, statistics, sys, time, warnings
@@ -320,7 +320,7 @@ print(json.dumps({"compiled_ms": 1e3 * bench(compiled, x, w, gate)}), flush=True
               "C++ or Triton code on first use); the eager timing above is the baseline it would be compared with")
 
 
-# %% note_line=458
+# %% note_line=461
 if __name__ == "__main__":
     print(f"{'measurement':<45} ratio")
     for name, ratio in results.items():

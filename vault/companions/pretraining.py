@@ -2,7 +2,7 @@
 # Import it: `from companions import pretraining` (the cells marked `export`).
 # Run it: `python -m companions.pretraining` runs the whole note.
 
-# %% export note_line=44
+# %% export note_line=50
 import importlib
 import inspect
 import re
@@ -55,7 +55,7 @@ def split_ids(ids, chunk=1000, every=10):
     return ids[~is_val], ids[is_val]
 
 
-# %% note_line=97
+# %% note_line=103
 if __name__ == "__main__":
     from runner.env import device, seed_everything
 
@@ -73,7 +73,7 @@ if __name__ == "__main__":
     assert tok.encode("→ é") == [tok.unk_id, tok.stoi[" "], tok.unk_id]
 
 
-# %% export note_line=123
+# %% export note_line=129
 def get_batch(split_ids, block_size, batch_size, generator, device="cpu"):
     starts = torch.randint(len(split_ids) - block_size - 1, (batch_size,), generator=generator)
     x = torch.stack([split_ids[s:s + block_size] for s in starts.tolist()])
@@ -97,7 +97,7 @@ def estimate_loss(model, split_ids, block_size, batch_size=32, iters=10, seed=12
     return sum(losses) / len(losses)
 
 
-# %% note_line=149
+# %% note_line=155
 if __name__ == "__main__":
     import math
 
@@ -119,7 +119,7 @@ if __name__ == "__main__":
     assert uniform > unigram > bigram
 
 
-# %% export note_line=179
+# %% export note_line=185
 # (model config, training recipe) per size and device type
 SPECS = {
     ("small", "cpu"): (dict(n_layer=4, n_head=4, n_embd=128, block_size=128),
@@ -189,7 +189,7 @@ def get_pretrained(size="small", device=None):
     return model.to(device).eval(), CharTokenizer(ckpt["chars"]), ckpt["info"]
 
 
-# %% note_line=252
+# %% note_line=258
 if __name__ == "__main__":
     dev = device()
     model, tok, info = get_pretrained("small", dev)
@@ -209,7 +209,7 @@ if __name__ == "__main__":
     assert info["val_loss"] < baselines["bigram"] - 0.3
 
 
-# %% note_line=271
+# %% note_line=277
 if __name__ == "__main__":
     import matplotlib.pyplot as plt
 
@@ -233,7 +233,7 @@ if __name__ == "__main__":
     assert abs(info["train_loss"] - info["val_loss"]) < 0.1
 
 
-# %% note_line=307
+# %% note_line=313
 if __name__ == "__main__":
     @torch.no_grad()
     def sample_text(model, tok, prompt, n_chars=300, temperature=0.8, seed=0):
@@ -253,7 +253,7 @@ if __name__ == "__main__":
         assert out.startswith(prompt) and len(out) == len(prompt) + 300
 
 
-# %% note_line=335
+# %% note_line=341
 if __name__ == "__main__":
     sentence = "The model reads every token."
     layer = model.blocks[-1].attn
@@ -282,7 +282,7 @@ if __name__ == "__main__":
         print(f"head {h}: mean attention distance {distance[h]:.1f} characters, weight on the previous character {previous[h]:.2f}")
 
 
-# %% note_line=373
+# %% note_line=379
 if __name__ == "__main__":
     import tempfile
 
@@ -301,7 +301,7 @@ if __name__ == "__main__":
     assert same and CharTokenizer(ck["chars"]).encode("abc") == tok.encode("abc")
 
 
-# %% note_line=399
+# %% note_line=406
 if __name__ == "__main__":
     draft, draft_tok, draft_info = get_pretrained("draft", dev)
     print(f"draft: {draft_info['num_params']:,} parameters ({draft_info['num_params'] / info['num_params']:.1%} of the "
@@ -311,7 +311,7 @@ if __name__ == "__main__":
     assert draft_info["val_loss"] < baselines["bigram"]
 
 
-# %% note_line=431
+# %% note_line=438
 if __name__ == "__main__":
     import os, socket, subprocess, sys, tempfile, textwrap
     from runner.env import vault_dir

@@ -157,7 +157,7 @@ if __name__ == "__main__":
     print("all round-trip guarantees hold")
 
 
-# %% note_line=223
+# %% note_line=224
 if __name__ == "__main__":
     def rms(a):
         return a.pow(2).mean().sqrt().item()
@@ -173,20 +173,24 @@ if __name__ == "__main__":
 
     W_out = W.clone()
     W_out[0, 0] = 40 * W.abs().max()                    # one outlier, in row 0
-    print(f"{'scheme':<17}{'other rows, clean':>19}{'other rows, outlier':>21}{'rest of row 0, outlier':>24}")
+    columns = ("other rows, clean", "other rows, outlier", "its group, outlier", "rest of row 0, outlier")
+    print(f"{'scheme':<17}" + "".join(f"{c:>24}" for c in columns))
     errors = {}
     for how in ("int8 per tensor", "int8 per row", "int4 group 32"):
         err_clean = reconstruct(W, how) - W
         err_dirty = reconstruct(W_out, how) - W_out
-        errors[how] = (rms(err_clean[1:]), rms(err_dirty[1:]), rms(err_dirty[0, 1:]))
-        print(f"{how:<17}" + "".join(f"{e:>{w}.2e}" for e, w in zip(errors[how], (19, 21, 24))))
+        errors[how] = (rms(err_clean[1:]), rms(err_dirty[1:]), rms(err_dirty[0, 1:32]), rms(err_dirty[0, 32:]))
+        print(f"{how:<17}" + "".join(f"{e:>24.2e}" for e in errors[how]))
+    clean_row0_outside = rms((reconstruct(W, "int4 group 32") - W)[0, 32:])
     assert errors["int8 per tensor"][1] > 10 * errors["int8 per tensor"][0]   # one weight hurts every row
     for how in ("int8 per row", "int4 group 32"):
         assert math.isclose(errors[how][0], errors[how][1], rel_tol=1e-6)     # other rows untouched
-    assert errors["int8 per row"][2] > 10 * errors["int8 per row"][0]         # ...but its own row suffers
+    assert errors["int8 per row"][3] > 10 * errors["int8 per row"][0]         # ...but its own row suffers
+    assert math.isclose(errors["int4 group 32"][3], clean_row0_outside, rel_tol=1e-6)   # int4: only its group suffers
+    assert errors["int4 group 32"][3] < errors["int8 per row"][3] / 2
 
 
-# %% note_line=257
+# %% note_line=265
 if __name__ == "__main__":
     fig, ax = plt.subplots(figsize=(7, 3.5))
     for how in ("int8 per tensor", "int8 per row", "int4 group 32"):
@@ -202,7 +206,7 @@ if __name__ == "__main__":
     assert rms(reconstruct(W, "int8 per row") - W) <= rms(reconstruct(W, "int8 per tensor") - W)
 
 
-# %% export note_line=289
+# %% export note_line=297
 SCHEMES = ["int8_absmax_tensor", "int8_absmax_row", "int8_zeropoint_tensor", "int8_zeropoint_row", "int4_group32"]
 
 
@@ -276,7 +280,7 @@ def model_bytes(model):
     return total
 
 
-# %% note_line=365
+# %% note_line=373
 if __name__ == "__main__":
     from companions.quantization import SCHEMES, QuantLinear, model_bytes, quantize_model, weight_bytes
 
@@ -305,9 +309,10 @@ if __name__ == "__main__":
     r8, r4 = results["int8_absmax_row"], results["int4_group32"]
     assert r8["ratio"] >= 3.5 and r8["ppl"] <= ppl_fp32 * 1.005, r8
     assert r4["ratio"] >= 6.0 and r4["ppl"] <= ppl_fp32 * 1.02, r4
+    assert math.isclose(r4["ratio"], 32 / 4.5, rel_tol=0.01)  # the fp16 scales cost half a bit per weight
 
 
-# %% note_line=412
+# %% note_line=422
 if __name__ == "__main__":
     def forward_seconds(m, x, repeats=5):
         with torch.no_grad():
@@ -339,7 +344,7 @@ if __name__ == "__main__":
         print(f"torch.ao.quantization.quantize_dynamic is not available here: {type(exc).__name__}: {exc}")
 
 
-# %% note_line=482
+# %% note_line=492
 if __name__ == "__main__":
     def prune_copy(m, sparsity):
         pruned = copy.deepcopy(m)
@@ -365,7 +370,7 @@ if __name__ == "__main__":
     assert csr_50 >= dense_fp16
 
 
-# %% note_line=520
+# %% note_line=530
 if __name__ == "__main__":
     draft, _, _ = get_pretrained(size="draft")
     draft = draft.cpu().eval()
@@ -383,7 +388,7 @@ if __name__ == "__main__":
     assert kl > 0
 
 
-# %% note_line=546
+# %% note_line=556
 if __name__ == "__main__":
     def kv_bytes_per_token(n_layer, n_kv_head, head_dim, bytes_per_number=2):
         return 2 * n_layer * n_kv_head * head_dim * bytes_per_number

@@ -218,13 +218,26 @@ if __name__ == "__main__":
     texts = [c["prose"] for c in chunks]  # code is left to BM25; the encoder reads prose
 
 
-    def build_index(path: Path) -> None:
-        with open(path, "wb") as f:
-            np.save(f, embed(texts, tok, enc_model, max_length=128))
+    ENCODER = "all-MiniLM-L6-v2 mean-pool 128"
 
 
-    index_path = artifact("minilm_chunks.npy", key=fingerprint("all-MiniLM-L6-v2 mean-pool 128", *texts), build=build_index)
-    E = np.load(index_path)
+    def note_vectors(rows: list[int]) -> np.ndarray:
+        note_texts = [texts[i] for i in rows]
+
+        def build(path: Path) -> None:
+            with open(path, "wb") as f:
+                np.save(f, embed(note_texts, tok, enc_model, max_length=128))
+
+        key = fingerprint(ENCODER, chunks[rows[0]]["note"], *note_texts)
+        return np.load(artifact("minilm_chunks.npy", key=key, build=build))
+
+
+    rows_of_note: dict[str, list[int]] = {}
+    for i, c in enumerate(chunks):
+        rows_of_note.setdefault(c["note"], []).append(i)
+    E = np.zeros((len(chunks), enc_model.config.hidden_size), dtype=np.float32)
+    for rows in rows_of_note.values():
+        E[rows] = note_vectors(rows)
     print(f"index: {E.shape[0]} chunks x {E.shape[1]} dims, float32 = {E.nbytes / 1e6:.2f} MB")
     assert E.shape == (len(chunks), 384)
     assert np.allclose(np.linalg.norm(E, axis=1), 1, atol=1e-4)
@@ -239,7 +252,7 @@ if __name__ == "__main__":
         return E @ _query_vectors[question]
 
 
-# %% note_line=320
+# %% note_line=333
 if __name__ == "__main__":
     QUESTIONS = [
         ("How does storing keys and values make token-by-token decoding faster?", ["Inference and Generation"]),
@@ -282,7 +295,7 @@ if __name__ == "__main__":
     assert len(questions) >= 5, "too few target notes exist to evaluate retrieval"
 
 
-# %% note_line=362
+# %% note_line=375
 if __name__ == "__main__":
     def rrf(rankings: list[list[int]], k: int = 60) -> np.ndarray:
         """Reciprocal rank fusion (Cormack et al., 2009): sum of 1/(k + rank) over the rankings."""
@@ -326,7 +339,7 @@ if __name__ == "__main__":
         assert r[5] > random_hit(5), name
 
 
-# %% note_line=411
+# %% note_line=424
 if __name__ == "__main__":
     for name in retrievers:
         misses = [(q, t) for (q, t), r in zip(questions, first_hit[name]) if r is None or r > 5]
@@ -336,7 +349,7 @@ if __name__ == "__main__":
             print(f"   {q[:70]!r}\n      wanted {t[0]!r}, top-1 was {citation(chunks[got])}")
 
 
-# %% export note_line=431
+# %% export note_line=444
 RAG_INSTRUCTIONS = ("Answer the question using only the sources below. After each sentence cite its source as "
                     "[[Note#Heading]]. If the sources do not contain the answer, say that you do not know.")
 
@@ -370,7 +383,7 @@ def extractive_answer(question: str, retrieved: list[dict], idf: dict, n_sentenc
     return " ".join(f"{s} {cite}" for cov, _, s, cite in best if cov > 0)
 
 
-# %% note_line=465
+# %% note_line=478
 if __name__ == "__main__":
     import tiktoken
 
@@ -399,7 +412,7 @@ if __name__ == "__main__":
     print(f"\n{len(cited)} citations, all resolve to an existing note and heading")
 
 
-# %% note_line=503
+# %% note_line=516
 if __name__ == "__main__":
     oos = "Which herbs go well in a tomato soup recipe?"
     retrieved = [chunks[i] for i in top_k(bm25.scores(tokenize(oos)), 3)]

@@ -2,7 +2,18 @@
 # Import it: `from companions import useful_resources` (the cells marked `export`).
 # Run it: `python -m companions.useful_resources` runs the whole note.
 
-# %% note_line=313
+# %% note_line=77
+if __name__ == "__main__":
+    LLAMA_1 = {"LLaMA-7B": (6.7e9, 1.0e12), "LLaMA-65B": (65.2e9, 1.4e12)}  # (parameters, training tokens)
+    CHINCHILLA_TOKENS_PER_PARAM = 20
+    per_param = {name: tokens / params for name, (params, tokens) in LLAMA_1.items()}
+    for name, ratio in per_param.items():
+        print(f"{name:10s} {ratio:6.1f} tokens per parameter = {ratio / CHINCHILLA_TOKENS_PER_PARAM:.1f}x Chinchilla")
+    assert per_param["LLaMA-7B"] > 5 * CHINCHILLA_TOKENS_PER_PARAM
+    assert abs(per_param["LLaMA-65B"] / CHINCHILLA_TOKENS_PER_PARAM - 1) < 0.15
+
+
+# %% note_line=327
 if __name__ == "__main__":
     import re
     from collections import Counter
