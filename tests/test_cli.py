@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from runner import config as config_mod
-from runner.cli import _parser, main
 from runner.env import REPO_ROOT
 
 HOME = """\
@@ -81,6 +80,8 @@ def obsidian_vault(folder: Path, files: dict[str, str]) -> Path:
 
 
 def run_cli(monkeypatch, capsys, cwd: Path, *argv: str) -> tuple[int, str, str]:
+    from runner.cli import main
+
     monkeypatch.chdir(cwd)
     try:
         code = main(list(argv))
@@ -196,6 +197,17 @@ def test_foreign_obsidian_vault_check_run_build_notebook(tmp_path, monkeypatch, 
     assert code == 0 and f"site written to {site.resolve()}/" in out
 
 
+def test_build_exits_1_when_a_note_failed_and_still_writes_the_site(tmp_path, monkeypatch, capsys):
+    vault = obsidian_vault(tmp_path / "V", {"Fails.md": FAILS, "Squares.md": SQUARES})
+    site = tmp_path / "out"
+    code, out, err = run_cli(monkeypatch, capsys, tmp_path, "--vault", str(vault), "build", "--site-dir", str(site))
+    assert code == 1, out + err
+    assert (site / "Fails" / "index.html").is_file() and (site / "Squares" / "index.html").is_file()
+    code, out, err = run_cli(monkeypatch, capsys, tmp_path, "--vault", str(vault), "build", "--site-dir", str(site),
+                             "--allow-failures")
+    assert code == 0, out + err
+
+
 def test_foreign_vault_with_its_own_settings(tmp_path, monkeypatch, capsys):
     project = write(tmp_path / "proj", {
         "pyproject.toml": '[project]\nname = "mine"\n\n[tool.llm-vault]\nvault = "kb"\nplanned = ["Later"]\n',
@@ -215,12 +227,28 @@ def test_foreign_vault_with_its_own_settings(tmp_path, monkeypatch, capsys):
 
 # ---- the command line
 
-def test_version_and_help_for_every_argument(monkeypatch, capsys, tmp_path):
+def test_version(monkeypatch, capsys, tmp_path):
     from runner import __version__
 
     code, out, err = run_cli(monkeypatch, capsys, tmp_path, "--version")
     assert code == 0 and out.strip() == f"llm-vault {__version__}"
-    parser = _parser()
+
+
+def test_help_for_every_argument_and_command(monkeypatch, capsys, tmp_path):
+    import argparse
+
+    from runner.cli import main
+
+    class Caught(Exception):
+        pass
+
+    def catch(self, *args, **kwargs):  # the parser `main` builds, as it is about to parse
+        raise Caught(self)
+
+    with monkeypatch.context() as patched, pytest.raises(Caught) as caught:
+        patched.setattr(argparse.ArgumentParser, "parse_args", catch)
+        main(["check"])
+    parser = caught.value.args[0]
     subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
     for verb, sub in subparsers.choices.items():
         for action in sub._actions:
