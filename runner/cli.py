@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
                           "still written)")
     _run_options(build)
     build.add_argument("--site-dir", type=Path, default=None, metavar="FOLDER",
-                       help="where the site goes (default: site/ of the project)")
+                       help="where the site goes (default: site/ of the project; for a vault of its own, "
+                            "<vault>-site/ beside it)")
     build.add_argument("--allow-failures", action="store_true",
                        help="exit 0 even when notes failed or could not run (for previews); the pages still "
                             "show the failures")
@@ -160,7 +161,8 @@ def cmd_notebook(cfg, args) -> int:
         print(f"wrote {_shown(path)} with partial outputs: its last run failed at {where}, and the cells after "
               f"the failing one have none (`llm-vault run {_quoted(args.note)}` shows the report)", file=sys.stderr)
     else:
-        print(f"wrote {_shown(path)} with the outputs of the run of {result.date}", file=sys.stderr)
+        print(f"wrote {_shown(path)} with the outputs of its run of {result.date[:16].replace('T', ' ')} UTC",
+              file=sys.stderr)
     return 0
 
 

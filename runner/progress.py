@@ -75,9 +75,9 @@ class Progress:
         how = "cached" if result.cached else seconds_text(result.seconds) if result.seconds >= 60 \
             else f"{result.seconds:.1f}s"
         status = "passed" if result.ok else "FAILED"
-        where = f"  at {result.note}:{result.line}" if not result.ok and result.line else ""
+        where = result.note + (f":{result.line}" if not result.ok and result.line else "")
         if not self.live:
-            self._line(f"{self._count()} {status:<8} {result.note} ({how}){where}")
+            self._line(f"{self._count()} {status:<8} {where} ({how})")
             return
         if self._rich is None:
             if result.cached and result.ok:
@@ -89,8 +89,7 @@ class Progress:
         bar.update(overall, completed=len(self.done))
         if not (result.cached and result.ok):
             colour = "green" if result.ok else "bold red"
-            bar.console.print(f"[{colour}]{status}[/] {_escape(result.note)} [dim]({how})[/]{_escape(where)}",
-                              highlight=False)
+            bar.console.print(f"[{colour}]{status}[/] {_escape(where)} [dim]({how})[/]", highlight=False)
 
     def close(self) -> None:
         if self._rich is not None:

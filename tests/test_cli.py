@@ -140,6 +140,21 @@ def test_project_markers_in_order_pyproject_then_mkdocs_then_obsidian(tmp_path):
     assert cfg.site_dir == (tmp_path / "Notes-site").resolve()
 
 
+def test_site_config_is_the_projects_own_mkdocs_yml_with_our_hooks(tmp_path):
+    from runner.site import HOOKS, RUNNER_MKDOCS_YML, mkdocs_config_file
+
+    mine = write(tmp_path / "docs-project", {"mkdocs.yml": "site_name: Mine\ndocs_dir: pages\nhooks: [h.py]\n",
+                                            "h.py": "", "pages/P.md": "# P\n"})
+    path, overrides = mkdocs_config_file(config_mod.load(start=mine / "pages"))
+    assert path == mine / "mkdocs.yml" and overrides["hooks"] == ["h.py", str(HOOKS)]
+    assert overrides["docs_dir"] == str((mine / "pages").resolve())
+    path, overrides = mkdocs_config_file(config_mod.load(start=REPO_ROOT / "vault"))
+    assert path == REPO_ROOT / "mkdocs.yml" and "hooks" not in overrides  # it lists them already
+    bare = obsidian_vault(tmp_path / "My Notes", {"N.md": "# N\n"})
+    path, overrides = mkdocs_config_file(config_mod.load(start=bare))
+    assert path == RUNNER_MKDOCS_YML and overrides["site_name"] == "My Notes"
+
+
 def test_no_vault_here_is_one_clear_line(tmp_path, monkeypatch, capsys):
     code, out, err = run_cli(monkeypatch, capsys, tmp_path, "check")
     assert code == 2 and out == ""
@@ -173,14 +188,14 @@ def test_foreign_obsidian_vault_check_run_build_notebook(tmp_path, monkeypatch, 
     assert "Sub/Fails.md:8: ValueError: broken on purpose" in out
     assert "2 passed, 1 failed (0 from cache)" in out
     # progress on stderr, as plain lines (stderr is not a terminal here)
-    assert "started  Squares.md (2 cells)" in err and "FAILED   Sub/Fails.md" in err
+    assert "started  Squares.md (2 cells)" in err and "FAILED   Sub/Fails.md:8 (" in err
     assert (vault / ".llm-vault" / "runs").is_dir() and (vault / "companions" / "squares.py").is_file()
 
     code, out, err = run_cli(monkeypatch, capsys, here, "check")
     assert code == 0, out + err
 
     code, out, err = run_cli(monkeypatch, capsys, here, "notebook", "Squares", "-o", str(tmp_path / "sq.ipynb"))
-    assert code == 0 and "with the outputs of the run of" in err
+    assert code == 0 and "with the outputs of its run of" in err
     cells = json.loads((tmp_path / "sq.ipynb").read_text())["cells"]
     assert [o["text"] for c in cells if c["cell_type"] == "code" for o in c["outputs"]] == [["[0, 1, 4, 9, 16]\n"]]
     code, out, err = run_cli(monkeypatch, capsys, here, "notebook", "fails", "-o", str(tmp_path / "f.ipynb"))
@@ -352,7 +367,7 @@ def test_live_display_rows_cells_and_estimate():
     shown.finished(failed)
     assert [t.id for t in bar.tasks] == [overall] and bar.tasks[0].completed == 2
     shown.close()
-    assert "FAILED A.md (2.0s)  at A.md:7" in shown.stream.getvalue()
+    assert "FAILED A.md:7 (2.0s)" in shown.stream.getvalue()
     assert "1 of 3 notes did not run: B.md" in shown.stream.getvalue()
 
 
