@@ -12,11 +12,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .env import CACHE_VAR
+from .env import CACHE_VAR, REPO_ROOT
 
 SECTION = "llm-vault"
 MKDOCS_NAMES = ("mkdocs.yml", "mkdocs.yaml")
 SETTINGS = {"vault", "planned"}
+RUNNER_MKDOCS_YML = REPO_ROOT / "mkdocs.yml"  # the runner's own site config: the default for a vault without one
+HOOKS = Path(__file__).with_name("mkdocs_hooks.py")
 
 
 class ProjectError(Exception):
@@ -154,3 +156,28 @@ def read_mkdocs(mkdocs_yml: Path) -> dict:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ProjectError(f"{mkdocs_yml}: not valid YAML: {exc}") from None
     return data if isinstance(data, dict) else {}
+
+
+def mkdocs_config(cfg: Config) -> tuple[Path, dict]:
+    """The mkdocs config file to load for the project, and what to override in it.
+
+    The project's own mkdocs.yml (with the runner's hooks added when it lacks them); else, for a vault of its own,
+    the runner's mkdocs.yml under the vault's name.
+    """
+    overrides: dict = {"docs_dir": str(cfg.vault)}
+    if cfg.mkdocs_yml is not None:
+        hooks = read_mkdocs(cfg.mkdocs_yml).get("hooks") or []
+        if not any(_is_runner_hooks(cfg.mkdocs_yml.parent / h) for h in hooks):
+            overrides["hooks"] = [*hooks, str(HOOKS)]
+        return cfg.mkdocs_yml, overrides
+    if not RUNNER_MKDOCS_YML.is_file():
+        raise ProjectError(f"{cfg.project} has no mkdocs.yml, and this installation of the runner has none to lend "
+                           f"(install it with `pip install -e`): add a mkdocs.yml with `docs_dir: {cfg.vault.name}`")
+    return RUNNER_MKDOCS_YML, {**overrides, "site_name": cfg.vault.name, "site_description": ""}
+
+
+def _is_runner_hooks(path: Path) -> bool:
+    try:
+        return path.resolve() == HOOKS.resolve() or "runner.site" in path.read_text(encoding="utf-8")
+    except OSError:
+        return False

@@ -267,9 +267,10 @@ async def execute_note(job: Job, kernel, timeout: float, device: str, threads: i
                             resources={"metadata": {"path": str(note.path.parent)}})
     client.kc = kernel.kc
     if on_cell is not None:
-        ordinal = {i: n for n, i in enumerate((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), start=0)}
+        code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"][1:]  # after the setup cell
+        position = {index: n for n, index in enumerate(code, start=1)}
         client.on_cell_start = lambda cell, cell_index: (
-            on_cell(ordinal[cell_index], len(ordinal) - 1) if ordinal.get(cell_index) else None)
+            on_cell(position[cell_index], len(code)) if cell_index in position else None)
     started = time.perf_counter()
     failed_index, message = None, ""
     try:

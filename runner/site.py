@@ -28,7 +28,6 @@ from mkdocs.utils import get_relative_url
 
 from . import config as config_mod
 from .cache import Cache
-from .env import REPO_ROOT
 from .execute import plan, resolve_device, run_vault
 from .export import ExportError, code_cells, companion_name, to_notebook
 from .index import WIKILINK, Note, note_paths, read_note, read_vault, split_frontmatter
@@ -37,8 +36,6 @@ from .markdown_ext import BLOCK_ID_AT_END, PageContext, VaultExtension, find_hea
 from .outputs import badge, render_cell
 
 log = logging.getLogger("mkdocs.plugins.llm_vault")
-RUNNER_MKDOCS_YML = REPO_ROOT / "mkdocs.yml"  # the runner's own site config: the default for a vault without one
-HOOKS = Path(__file__).with_name("mkdocs_hooks.py")
 ASSETS = Path(__file__).parent / "assets"
 ASSET_DIR = "llm-vault"                # where our CSS/JS land in the site
 NOTEBOOK_DIR = "notebooks"
@@ -343,37 +340,10 @@ def _show_mkdocs_log() -> None:
         logger.setLevel(logging.INFO)
 
 
-def mkdocs_config_file(cfg: config_mod.Config) -> tuple[Path, dict]:
-    """The mkdocs config to load for the project, and what to override in it.
-
-    The project's own mkdocs.yml (with our hooks added when it lacks them); else, for a vault of its own, the
-    runner's mkdocs.yml under the vault's name.
-    """
-    overrides: dict = {"docs_dir": str(cfg.vault)}
-    if cfg.mkdocs_yml is not None:
-        hooks = config_mod.read_mkdocs(cfg.mkdocs_yml).get("hooks") or []
-        ours = [h for h in hooks if _is_our_hooks(cfg.mkdocs_yml.parent / h)]
-        if not ours:
-            overrides["hooks"] = [*hooks, str(HOOKS)]
-        return cfg.mkdocs_yml, overrides
-    if not RUNNER_MKDOCS_YML.is_file():
-        raise config_mod.ProjectError(
-            f"{cfg.project} has no mkdocs.yml, and this installation of the runner has none to lend "
-            f"(install it with `pip install -e`): add a mkdocs.yml with `docs_dir: {cfg.vault.name}`")
-    return RUNNER_MKDOCS_YML, {**overrides, "site_name": cfg.vault.name, "site_description": ""}
-
-
-def _is_our_hooks(path: Path) -> bool:
-    try:
-        return path.resolve() == HOOKS.resolve() or "runner.site" in path.read_text(encoding="utf-8")
-    except OSError:
-        return False
-
-
 def _load_mkdocs_config(cfg: config_mod.Config, **overrides):
     from mkdocs.config import load_config
 
-    config_file, ours = mkdocs_config_file(cfg)
+    config_file, ours = config_mod.mkdocs_config(cfg)
     return load_config(config_file=str(config_file), **ours, **overrides)
 
 
@@ -400,16 +370,18 @@ def build_site(cfg: config_mod.Config, args) -> int:
 
     device = resolve_device(getattr(args, "device", None))
     site_dir = Path(args.site_dir or cfg.site_dir)
-    keys, failed = None, []
+    keys, trouble = None, ""
     try:
         results = run_vault(cfg, None, jobs=args.jobs, force=args.force, timeout=args.timeout, device=device,
                             exitfirst=getattr(args, "exitfirst", False))
         print_table(results)
         keys = {r.note: r.key for r in results}  # the site shows exactly these runs
-        failed = [r.note for r in results if not r.ok]
+        failed = sum(not r.ok for r in results)
+        trouble = f"{failed} note{'s' if failed > 1 else ''} failed (badged on {'their' if failed > 1 else 'its'} " \
+                  f"page)" if failed else ""
     except SystemExit as exc:  # the vault cannot be planned right now: build the site without fresh runs
         print(f"not running the notes: {exc}")
-        failed = ["(the notes could not run)"]
+        trouble = "the notes could not run"
     _show_mkdocs_log()
     try:
         build_mkdocs(cfg, site_dir, device, keys=keys)
@@ -417,9 +389,8 @@ def build_site(cfg: config_mod.Config, args) -> int:
         print(exc)
         return 1
     print(f"site written to {shown_path(site_dir)}/")
-    if failed and not getattr(args, "allow_failures", False):
-        print(f"exit status 1: {len(failed)} note(s) failed or did not run; their pages show it "
-              f"(--allow-failures exits 0, for previews)", file=sys.stderr)
+    if trouble and not getattr(args, "allow_failures", False):
+        print(f"exit status 1: {trouble}; --allow-failures exits 0, for previews", file=sys.stderr)
         return 1
     return 0
 
@@ -429,6 +400,6 @@ def serve_site(cfg: config_mod.Config, args) -> int:
 
     options.update(cfg=cfg, device=resolve_device(args.device), timeout=args.timeout)
     _show_mkdocs_log()
-    config_file, overrides = mkdocs_config_file(cfg)
+    config_file, overrides = config_mod.mkdocs_config(cfg)
     serve(config_file=str(config_file), dev_addr=args.dev_addr, livereload=True, **overrides)
     return 0

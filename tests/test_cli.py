@@ -141,7 +141,7 @@ def test_project_markers_in_order_pyproject_then_mkdocs_then_obsidian(tmp_path):
 
 
 def test_site_config_is_the_projects_own_mkdocs_yml_with_our_hooks(tmp_path):
-    from runner.site import HOOKS, RUNNER_MKDOCS_YML, mkdocs_config_file
+    from runner.config import HOOKS, RUNNER_MKDOCS_YML, mkdocs_config as mkdocs_config_file
 
     mine = write(tmp_path / "docs-project", {"mkdocs.yml": "site_name: Mine\ndocs_dir: pages\nhooks: [h.py]\n",
                                             "h.py": "", "pages/P.md": "# P\n"})
@@ -204,7 +204,7 @@ def test_foreign_obsidian_vault_check_run_build_notebook(tmp_path, monkeypatch, 
     # build: the site is written beside the vault, the failure badged, and the exit status says a note failed
     code, out, err = run_cli(monkeypatch, capsys, here, "build")
     site = tmp_path / "Notes-site"
-    assert code == 1 and "1 note(s) failed or did not run" in err
+    assert code == 1 and "exit status 1: 1 note failed (badged on its page)" in err
     assert (site / "Squares" / "index.html").is_file()
     assert "[0, 1, 4, 9, 16]" in (site / "Squares" / "index.html").read_text()
     assert "failed" in (site / "Sub" / "Fails" / "index.html").read_text().lower()
