@@ -177,7 +177,9 @@ def test_note_code_outside_the_runner_sees_the_vault_of_the_current_folder(tmp_p
 # ---- a vault that is not this one, made from scratch
 
 def test_foreign_obsidian_vault_check_run_build_notebook(tmp_path, monkeypatch, capsys):
-    vault = obsidian_vault(tmp_path / "Notes", {"Home.md": HOME, "Squares.md": SQUARES, "Sub/Fails.md": FAILS})
+    user = "# User\n\n```python\nimport companions\nfrom companions import squares\nprint(companions.__file__)\n```\n"
+    vault = obsidian_vault(tmp_path / "Notes", {"Home.md": HOME, "Squares.md": SQUARES, "Sub/Fails.md": FAILS,
+                                                "User.md": user})
     here = vault / "Sub"
 
     code, out, err = run_cli(monkeypatch, capsys, here, "notebook", "squares", "-o", str(tmp_path / "sq.ipynb"))
@@ -186,7 +188,7 @@ def test_foreign_obsidian_vault_check_run_build_notebook(tmp_path, monkeypatch, 
     code, out, err = run_cli(monkeypatch, capsys, here, "run", "-j", "2")
     assert code == 1
     assert "Sub/Fails.md:8: ValueError: broken on purpose" in out
-    assert "2 passed, 1 failed (0 from cache)" in out
+    assert "3 passed, 1 failed (0 from cache)" in out
     # progress on stderr, as plain lines (stderr is not a terminal here)
     assert "started  Squares.md (2 cells)" in err and "FAILED   Sub/Fails.md:8 (" in err
     assert (vault / ".llm-vault" / "runs").is_dir() and (vault / "companions" / "squares.py").is_file()
@@ -198,6 +200,10 @@ def test_foreign_obsidian_vault_check_run_build_notebook(tmp_path, monkeypatch, 
     assert code == 0 and "with the outputs of its run of" in err
     cells = json.loads((tmp_path / "sq.ipynb").read_text())["cells"]
     assert [o["text"] for c in cells if c["cell_type"] == "code" for o in c["outputs"]] == [["[0, 1, 4, 9, 16]\n"]]
+    # the notes import this vault's companions, not those of the vault the runner is installed with
+    run_cli(monkeypatch, capsys, here, "notebook", "user", "-o", str(tmp_path / "u.ipynb"))
+    cells = json.loads((tmp_path / "u.ipynb").read_text())["cells"]
+    assert cells[1]["outputs"][0]["text"] == [str(vault.resolve() / "companions" / "__init__.py") + "\n"]
     code, out, err = run_cli(monkeypatch, capsys, here, "notebook", "fails", "-o", str(tmp_path / "f.ipynb"))
     assert code == 0 and "with partial outputs: its last run failed at Sub/Fails.md:8" in err
 
