@@ -59,7 +59,7 @@ class Progress:
             last = self.expected.get(rel)
             was = f", last run {seconds_text(last)}" if last else ""
             why = f", {reason}" if reason else ""
-            self._line(f"{self._count()} started  {rel} ({cells} cell{'' if cells == 1 else 's'}{was}{why})")
+            self._line(f"{' ' * len(self._count())} started  {rel} ({cells} cell{'' if cells == 1 else 's'}{was}{why})")
 
     def cell(self, rel: str, index: int, total: int) -> None:
         state = self.running.get(rel)
