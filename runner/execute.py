@@ -26,6 +26,7 @@ from .config import Config
 from .export import ExportError, companion_imports, companion_name, planned_companions, to_notebook, write_companions
 from .index import Note, Vault, read_vault
 from .kernels import ForkServer, KernelPool, kernel_env, kill_all
+from .obsidian import write_outputs
 from .progress import Progress, read_durations
 from .report import failure_report
 from .tiktoken_data import ensure_offline_encodings
@@ -129,11 +130,13 @@ def run_vault(cfg: Config, selection: list[str] | None = None, jobs: int = 1, fo
     if progress is None and progress_display:
         progress = Progress(jobs=jobs)
     try:
-        return asyncio.run(_run_all(vault, todo, cache, max(1, jobs), force, timeout or DEFAULT_TIMEOUT,
-                                    progress, device, exitfirst))
+        results = asyncio.run(_run_all(vault, todo, cache, max(1, jobs), force, timeout or DEFAULT_TIMEOUT,
+                                       progress, device, exitfirst))
     finally:
         if progress is not None:
             progress.close()
+    write_outputs(vault, results, cache)  # what the Obsidian plugin shows under each cell
+    return results
 
 
 async def _run_all(vault, todo, cache, jobs, force, timeout, show, device, exitfirst=False) -> list[Result]:
