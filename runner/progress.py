@@ -50,16 +50,19 @@ class Progress:
         self.expected = dict(jobs)
 
     def started(self, rel: str, cells: int, reason: str = "") -> None:
+        self._include(rel)
         self.running[rel] = {"since": time.monotonic(), "cell": (0, cells), "task": None}
+        count = f"{cells} cell{'' if cells == 1 else 's'}"
         if self.live:
-            bar, _ = self._display()
+            bar, overall = self._display()
+            bar.update(overall, total=len(self.order))
             label = _escape(rel) + (f" [dim]({_escape(reason)})[/]" if reason else "")
-            self.running[rel]["task"] = bar.add_task(label, total=cells or None, cell=f"{cells} cell{'' if cells == 1 else 's'}")
+            self.running[rel]["task"] = bar.add_task(label, total=cells or None, cell=count)
         else:
             last = self.expected.get(rel)
             was = f", last run {seconds_text(last)}" if last else ""
             why = f", {reason}" if reason else ""
-            self._line(f"{' ' * len(self._count())} started  {rel} ({cells} cell{'' if cells == 1 else 's'}{was}{why})")
+            self._line(f"{' ' * len(self._count())} started  {rel} ({count}{was}{why})")
 
     def cell(self, rel: str, index: int, total: int) -> None:
         state = self.running.get(rel)
@@ -70,6 +73,7 @@ class Progress:
             self._rich[0].update(state["task"], completed=index - 1, total=total, cell=f"cell {index} of {total}")
 
     def finished(self, result) -> None:
+        self._include(result.note)
         state = self.running.pop(result.note, None)
         self.done[result.note] = result
         how = "cached" if result.cached else seconds_text(result.seconds) if result.seconds >= 60 \
@@ -98,6 +102,12 @@ class Progress:
         left = [rel for rel in self.order if rel not in self.done]
         if left:
             self._line(f"{len(left)} of {len(self.order)} notes did not run: {', '.join(left)}")
+
+    def _include(self, rel: str) -> None:
+        """A note run that was not planned (one a selected note depends on) still counts."""
+        if rel not in self.expected:
+            self.order.append(rel)
+            self.expected[rel] = None
 
     # ---- the estimate
 

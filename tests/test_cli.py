@@ -405,3 +405,25 @@ def test_a_terminal_gets_the_live_display(tmp_path):
     assert "Squares.md" in text and "cell 1 of 2" in text and "━" in text  # a row per note, its cell, the bar
     assert "\x1b[" in text  # redrawn in place, in colour
     assert "1 passed, 0 failed" in out  # the final table stays, on stdout
+
+
+def test_plain_lines_for_logs_count_the_notes_run_for_others():
+    from runner.cache import Result
+    from runner.progress import Progress
+
+    log = io.StringIO()
+    shown = Progress(stream=log, jobs=1)  # a StringIO is no terminal: plain lines
+    shown.planned([("A.md", 3.0)])
+    shown.started("Dep.md", 2, "needed by A.md")
+    shown.cell("Dep.md", 1, 2)
+    shown.finished(Result(note="Dep.md", status="passed", seconds=0.42, key="k", device="cpu", date="d"))
+    shown.started("A.md", 1)
+    shown.finished(Result(note="A.md", status="passed", seconds=75.0, key="k", device="cpu", date="d"))
+    shown.close()
+    assert log.getvalue().splitlines() == [
+        "      started  Dep.md (2 cells, needed by A.md)",
+        "[1/2] passed   Dep.md (0.4s)",
+        "      started  A.md (1 cell, last run 3s)",
+        "[2/2] passed   A.md (1m 15s)",
+    ]
+    assert shown._rich is None
