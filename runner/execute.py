@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -23,6 +24,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from . import env as note_env
 from .cache import Cache, Result, note_key
 from .config import Config
+from .fences import fence_problems
 from .export import ExportError, companion_imports, companion_name, planned_companions, to_notebook, write_companions
 from .index import Note, Vault, read_vault
 from .kernels import ForkServer, KernelPool, kernel_env, kill_all
@@ -257,6 +259,12 @@ async def execute_note(job: Job, kernel, timeout: float, device: str, threads: i
                        on_cell=None) -> tuple[Result, nbformat.NotebookNode]:
     """`on_cell(n, m)`: called as the note's code cell n of m starts."""
     note = job.note
+    problems = fence_problems(note.fences, jupyter=False)
+    if problems:  # a malformed fence attribute fails this note alone, with `check`'s message at `check`'s line
+        nb = nbformat.v4.new_notebook()  # jupytext may not read the note at all (`tags="x"`)
+        report = "\n".join(f"{note.rel}:{line}: {message}" for line, message in problems)
+        return dataclasses.replace(_result(job, nb, None, "", 0.0, device), status="failed", report=report,
+                                   line=problems[0][0]), nb
     nb = to_notebook(note)
     setup = nbformat.v4.new_code_cell(_setup_source(note, threads))
     setup.metadata = {"tags": [SETUP_TAG]}
