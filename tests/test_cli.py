@@ -379,7 +379,7 @@ def test_live_display_rows_cells_and_estimate():
 
 def test_a_terminal_gets_the_live_display(tmp_path):
     vault = obsidian_vault(tmp_path / "V", {"Squares.md": SQUARES.replace("squares = ", "import time; "
-                                                                          "time.sleep(1.5); squares = ")})
+                                                                          "time.sleep(1.0); squares = ")})
     master, slave = pty.openpty()
     env = {**os.environ, "COLUMNS": "120", "TERM": "xterm-256color",
            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "vault"), os.environ.get("PYTHONPATH", "")])}
