@@ -1,7 +1,8 @@
 """What a note's code may call: the device switch, seeds, where the vault and the cache are, cached artifacts.
 
 The runner passes its choices to the kernel through environment variables, so the same calls also work in a plain
-Python session or in Jupyter (then they fall back to this checkout's vault and cache).
+Python session or in Jupyter: then the vault and the cache are those of the project found from the current folder
+upwards (as `llm-vault` finds it), else those of the project the runner is installed from.
 """
 from __future__ import annotations
 
@@ -15,16 +16,25 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent  # where the runner's code is: kernels import `runner` from here
 DEVICE_VAR, VAULT_VAR, CACHE_VAR = "LLM_VAULT_DEVICE", "LLM_VAULT_DIR", "LLM_VAULT_CACHE"
 
 
 def vault_dir() -> Path:
-    return Path(os.environ.get(VAULT_VAR) or REPO_ROOT / "vault")
+    return Path(os.environ.get(VAULT_VAR) or _project().vault)
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_VAR) or REPO_ROOT / ".llm-vault")
+    return Path(os.environ.get(CACHE_VAR) or _project().cache_dir)
+
+
+def _project():
+    from .config import ProjectError, find_project
+
+    found = find_project(Path.cwd().resolve()) or find_project(REPO_ROOT)
+    if found is None:
+        raise ProjectError(f"no vault found from {Path.cwd()}: set {VAULT_VAR} (and {CACHE_VAR}) or run in a vault")
+    return found
 
 
 def vault_notes() -> list[Path]:

@@ -13,7 +13,6 @@ import datetime as dt
 import os
 import shutil
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,8 @@ from .export import ExportError, companion_imports, companion_name, planned_comp
 from .index import Note, Vault, read_vault
 from .kernels import ForkServer, KernelPool, kernel_env, kill_all
 from .obsidian import write_outputs
-from .report import failure_report, progress
+from .progress import Progress, read_durations
+from .report import failure_report
 from .tiktoken_data import ensure_offline_encodings
 
 DEFAULT_TIMEOUT = 120.0
@@ -72,17 +72,31 @@ def plan(cfg: Config, selection: list[str] | None = None, device: str = "cpu") -
 
 
 def select(vault: Vault, wanted: str) -> Note:
-    """A note by path (relative to the cwd or the vault) or by name, case-insensitive."""
+    """A note by path (relative to the cwd, the vault or its project; `.md` optional), else by title or alias,
+    case-insensitive as Obsidian matches them. A miss names the closest titles."""
+    import difflib
+
     path = Path(wanted)
-    for candidate in (path, vault.root / path, vault.root.parent / path):
-        if candidate.suffix == ".md" and candidate.exists():
-            rel = candidate.resolve().relative_to(vault.root).as_posix()
-            return vault.note(rel)
-    name = path.stem if path.suffix == ".md" else wanted
-    matches = [n for n in vault.notes if n.name.casefold() == name.casefold()]
-    if len(matches) != 1:
-        raise SystemExit(f"{wanted}: {'no' if not matches else 'more than one'} note of that name")
-    return matches[0]
+    for base in (Path.cwd(), vault.root, vault.root.parent):
+        for candidate in (base / path, base / f"{wanted}.md"):
+            if candidate.suffix == ".md" and candidate.is_file():
+                full = candidate.resolve()
+                if not full.is_relative_to(vault.root):
+                    raise SystemExit(f"{wanted}: not a note of the vault {vault.root}")
+                return vault.note(full.relative_to(vault.root).as_posix())
+    key = (path.stem if path.suffix == ".md" else wanted).strip().casefold()
+    by_title = [n for n in vault.notes if n.name.casefold() == key or n.rel[:-3].casefold() == key]
+    matches = by_title or [n for n in vault.notes if key in (a.casefold() for a in n.aliases)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise SystemExit(f"{wanted}: more than one note of that name ({', '.join(n.rel for n in matches)}): "
+                         f"give its path")
+    names = {a.casefold(): n for n in vault.notes for a in n.aliases} | {n.name.casefold(): n for n in vault.notes}
+    close = difflib.get_close_matches(key, list(names), n=5, cutoff=0.6) or [k for k in names if key in k]
+    titles = list(dict.fromkeys(names[k].name for k in close))[:3]
+    hint = f"; did you mean {' or '.join(map(repr, titles))}?" if titles else ""
+    raise SystemExit(f"{wanted}: no note of that title, alias or path in {vault.root.name}/{hint}")
 
 
 def _break_cycles(jobs: dict[str, Job]) -> None:
@@ -106,32 +120,46 @@ def _break_cycles(jobs: dict[str, Job]) -> None:
 
 
 def run_vault(cfg: Config, selection: list[str] | None = None, jobs: int = 1, force: bool = False,
-              timeout: float | None = None, progress_display: bool = True, device: str | None = None) -> list[Result]:
+              timeout: float | None = None, progress_display: bool = True, device: str | None = None,
+              progress: Progress | None = None, exitfirst: bool = False) -> list[Result]:
+    """The results of the selected notes, in run order; with `exitfirst`, no note starts after one failed."""
     device = resolve_device(device)
     try:
         vault, todo = plan(cfg, selection, device)
     except ExportError as exc:
         raise SystemExit(str(exc))
     cache = Cache(cfg.cache_dir)
-    results = asyncio.run(_run_all(vault, todo, cache, max(1, jobs), force, timeout or DEFAULT_TIMEOUT,
-                                   progress_display, device))
+    if progress is None and progress_display:
+        progress = Progress(jobs=jobs)
+    try:
+        results = asyncio.run(_run_all(vault, todo, cache, max(1, jobs), force, timeout or DEFAULT_TIMEOUT,
+                                       progress, device, exitfirst))
+    finally:
+        if progress is not None:
+            progress.close()
     write_outputs(vault, results, cache)  # what the Obsidian plugin shows under each cell
     return results
 
 
-async def _run_all(vault, todo, cache, jobs, force, timeout, show, device) -> list[Result]:
+async def _run_all(vault, todo, cache, jobs, force, timeout, show, device, exitfirst=False) -> list[Result]:
     results: dict[str, Result] = {}
+    stopped: list[str] = []  # with exitfirst: the note that failed first
+    if show:
+        last = read_durations(cache.root)
+        show.planned([(job.note.rel, last.get(job.note.rel)) for job in todo])
     to_run = []
     for job in todo:
         hit = None if force else cache.result(job.key)
         if hit:
             results[job.note.rel] = hit
             if show:
-                progress(len(results), len(todo), hit)
+                show.finished(hit)
+            if exitfirst and not hit.ok:
+                stopped.append(job.note.rel)
         else:
             to_run.append(job)
-    if not to_run:
-        return [results[j.note.rel] for j in todo]
+    if not to_run or stopped:
+        return [results[j.note.rel] for j in todo if j.note.rel in results]
 
     tiktoken_dir = ensure_offline_encodings(cache.root / "tiktoken")
     env = kernel_env({note_env.DEVICE_VAR: device, note_env.VAULT_VAR: str(vault.root),
@@ -153,8 +181,11 @@ async def _run_all(vault, todo, cache, jobs, force, timeout, show, device) -> li
         async with cores.hold(jobs if exclusive else 1):
             threads = max(1, (os.cpu_count() or 1) // (1 if exclusive else jobs))
             cacheable = True
+            if stopped:  # -x: a note failed; start no other
+                finished[job.note.rel].set()
+                return
             if show:
-                print(f"      started {job.note.rel}", file=sys.stderr, flush=True)
+                show.started(job.note.rel, len(job.note.cells))
             try:
                 kernel = await pool.take()
             except Exception as exc:  # no kernel for this note: it fails (not cached), the others still run
@@ -162,7 +193,8 @@ async def _run_all(vault, todo, cache, jobs, force, timeout, show, device) -> li
                 result = _result(job, nb, None, f"no kernel could be started: {exc!r}", 0.0, device)
             else:
                 try:
-                    result, nb = await execute_note(job, kernel, timeout, device, threads)
+                    on_cell = (lambda n, m, rel=job.note.rel: show.cell(rel, n, m)) if show else None
+                    result, nb = await execute_note(job, kernel, timeout, device, threads, on_cell)
                 finally:
                     await kernel.close()
         if interrupted:  # nbclient may swallow the cancellation; a note cut short is never stored
@@ -173,8 +205,10 @@ async def _run_all(vault, todo, cache, jobs, force, timeout, show, device) -> li
             cache.store(result, nb)
         results[job.note.rel] = result
         finished[job.note.rel].set()
+        if exitfirst and not result.ok:
+            stopped.append(job.note.rel)
         if show:
-            progress(len(results), len(todo), result)
+            show.finished(result)
 
     # Ctrl-C or SIGTERM: cancel every note, kill every kernel, store nothing half-done, exit as interrupted
     main, loop = asyncio.current_task(), asyncio.get_running_loop()
@@ -193,7 +227,7 @@ async def _run_all(vault, todo, cache, jobs, force, timeout, show, device) -> li
         if fork:
             await fork.close()
         kill_all()
-    return [results[j.note.rel] for j in todo]
+    return [results[j.note.rel] for j in todo if j.note.rel in results]
 
 
 class CoreSlots:
@@ -221,8 +255,9 @@ def _setup_source(note: Note, threads: int) -> str:
             f"_threads({threads})\n_seed(0)\ndel _os, _seed, _threads\n")
 
 
-async def execute_note(job: Job, kernel, timeout: float, device: str,
-                       threads: int = 1) -> tuple[Result, nbformat.NotebookNode]:
+async def execute_note(job: Job, kernel, timeout: float, device: str, threads: int = 1,
+                       on_cell=None) -> tuple[Result, nbformat.NotebookNode]:
+    """`on_cell(n, m)`: called as the note's code cell n of m starts."""
     note = job.note
     problems = fence_problems(note.fences, jupyter=False)
     if problems:  # a malformed fence attribute fails this note alone, with `check`'s message at `check`'s line
@@ -242,6 +277,11 @@ async def execute_note(job: Job, kernel, timeout: float, device: str,
                             allow_errors=False, record_timing=True,
                             resources={"metadata": {"path": str(note.path.parent)}})
     client.kc = kernel.kc
+    if on_cell is not None:
+        code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"][1:]  # after the setup cell
+        position = {index: n for n, index in enumerate(code, start=1)}
+        client.on_cell_start = lambda cell, cell_index: (
+            on_cell(position[cell_index], len(code)) if cell_index in position else None)
     started = time.perf_counter()
     failed_index, message = None, ""
     try:
@@ -311,14 +351,22 @@ def _result(job: Job, nb, failed_index, message, seconds, device) -> Result:
                   report=report, line=line, cells=len(note.cells), skipped=skipped)
 
 
-def notebook_for(cfg: Config, wanted: str, output: Path | None = None) -> Path:
+def notebook_for(cfg: Config, wanted: str, output: Path | None = None, **options) -> Path:
     """Write a note as .ipynb, with the outputs of its last cached run when there is one."""
-    device = resolve_device(None)
+    return write_notebook(cfg, wanted, output, **options)[0]
+
+
+def write_notebook(cfg: Config, wanted: str, output: Path | None = None, run: bool = False,
+                   **run_options) -> tuple[Path, Result | None]:
+    """Write a note as .ipynb, with the outputs of the cached run of its current code when there is one (after
+    running it first, with `run`). Returns the file and that run's result (None: written without outputs)."""
+    if run:
+        run_vault(cfg, [wanted], **run_options)
+    device = resolve_device(run_options.get("device"))
     vault, jobs = plan(cfg, [wanted], device)
     job = jobs[0]
-    cache = Cache(cfg.cache_dir)
-    hit = cache.load(job.key)
+    hit = Cache(cfg.cache_dir).load(job.key)
     nb = hit[1] if hit else to_notebook(job.note)
     output = output or Path(job.note.path.with_suffix(".ipynb").name)
     nbformat.write(nb, output)
-    return output
+    return output, hit[0] if hit else None

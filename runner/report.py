@@ -1,9 +1,8 @@
-"""Stage 6 — report: a failure at the note's own line, a live progress line, the final table, JSON for CI."""
+"""Stage 6 — report: a failure at the note's own line, the final table, JSON for CI (live progress: progress.py)."""
 from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import asdict
 
 from .cache import Result
@@ -63,10 +62,12 @@ def failure_report(rel: str, nb, failed_index: int | None, message: str) -> tupl
     return "\n".join(parts), failing_line
 
 
-def progress(done: int, total: int, result: Result) -> None:
-    mark = "ok " if result.ok else "FAIL"
-    how = "cached" if result.cached else f"{result.seconds:.1f}s"
-    print(f"[{done}/{total}] {mark} {result.note} ({how})", file=sys.stderr, flush=True)
+def shown_path(path) -> str:
+    """A path as the user would type it: relative to the current folder when below it."""
+    from pathlib import Path
+
+    path, cwd = Path(path).resolve(), Path.cwd().resolve()
+    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) and path != cwd else str(path)
 
 
 def print_table(results: list[Result]) -> None:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import re
+import sys
 from html import escape
 from pathlib import Path
 from urllib.parse import quote
@@ -27,7 +28,6 @@ from mkdocs.utils import get_relative_url
 
 from . import config as config_mod
 from .cache import Cache
-from .env import REPO_ROOT
 from .execute import plan, resolve_device, run_vault
 from .export import ExportError, code_cells, companion_name, to_notebook
 from .index import WIKILINK, Note, note_paths, read_note, read_vault, split_frontmatter
@@ -36,7 +36,6 @@ from .markdown_ext import BLOCK_ID_AT_END, PageContext, VaultExtension, find_hea
 from .outputs import badge, render_cell
 
 log = logging.getLogger("mkdocs.plugins.llm_vault")
-MKDOCS_YML = REPO_ROOT / "mkdocs.yml"
 ASSETS = Path(__file__).parent / "assets"
 ASSET_DIR = "llm-vault"                # where our CSS/JS land in the site
 NOTEBOOK_DIR = "notebooks"
@@ -220,8 +219,7 @@ def _after_title(html: str, fragment: str) -> str:
 def _cfg_for(docs_dir: str) -> config_mod.Config:
     if options["cfg"] is not None:
         return options["cfg"]
-    default = config_mod.load()
-    return default if Path(docs_dir).resolve() == default.vault else config_mod.load(Path(docs_dir))
+    return config_mod.load(Path(docs_dir))  # plain `mkdocs build`: the project whose vault is docs_dir
 
 
 def _rerun_changed(cfg: config_mod.Config, device: str) -> None:
@@ -352,7 +350,8 @@ def _show_mkdocs_log() -> None:
 def _load_mkdocs_config(cfg: config_mod.Config, **overrides):
     from mkdocs.config import load_config
 
-    return load_config(config_file=str(MKDOCS_YML), docs_dir=str(cfg.vault), **overrides)
+    config_file, ours = config_mod.mkdocs_config(cfg)
+    return load_config(config_file=str(config_file), **ours, **overrides)
 
 
 def build_mkdocs(cfg: config_mod.Config, site_dir: Path, device: str | None = None, enabled: bool = True,
@@ -371,24 +370,35 @@ def build_mkdocs(cfg: config_mod.Config, site_dir: Path, device: str | None = No
 
 
 def build_site(cfg: config_mod.Config, args) -> int:
+    """Run what is stale, then build the site. Exit 1 when a note failed or could not run (the site is still
+    written, the failures badged), unless `--allow-failures` (previews)."""
     from mkdocs.exceptions import Abort
-    from .report import print_table
+    from .report import print_table, shown_path
 
     device = resolve_device(getattr(args, "device", None))
-    keys = None
+    site_dir = Path(args.site_dir or cfg.site_dir)
+    keys, trouble = None, ""
     try:
-        results = run_vault(cfg, None, jobs=args.jobs, force=args.force, timeout=args.timeout, device=device)
+        results = run_vault(cfg, None, jobs=args.jobs, force=args.force, timeout=args.timeout, device=device,
+                            exitfirst=getattr(args, "exitfirst", False))
         print_table(results)
         keys = {r.note: r.key for r in results}  # the site shows exactly these runs
+        failed = sum(not r.ok for r in results)
+        trouble = f"{failed} note{'s' if failed > 1 else ''} failed (badged on {'their' if failed > 1 else 'its'} " \
+                  f"page)" if failed else ""
     except SystemExit as exc:  # the vault cannot be planned right now: build the site without fresh runs
         print(f"not running the notes: {exc}")
+        trouble = "the notes could not run"
     _show_mkdocs_log()
     try:
-        build_mkdocs(cfg, args.site_dir, device, keys=keys)
+        build_mkdocs(cfg, site_dir, device, keys=keys)
     except Abort as exc:
         print(exc)
         return 1
-    print(f"site written to {args.site_dir}/")
+    print(f"site written to {shown_path(site_dir)}/")
+    if trouble and not getattr(args, "allow_failures", False):
+        print(f"exit status 1: {trouble}; --allow-failures exits 0, for previews", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -397,5 +407,6 @@ def serve_site(cfg: config_mod.Config, args) -> int:
 
     options.update(cfg=cfg, device=resolve_device(args.device), timeout=args.timeout)
     _show_mkdocs_log()
-    serve(config_file=str(MKDOCS_YML), docs_dir=str(cfg.vault), dev_addr=args.dev_addr, livereload=True)
+    config_file, overrides = config_mod.mkdocs_config(cfg)
+    serve(config_file=str(config_file), dev_addr=args.dev_addr, livereload=True, **overrides)
     return 0
