@@ -208,7 +208,9 @@
     if (center !== null) fg.d3Force("center", null);
     var fitted = 0;
     fg.onRenderFramePost(function () { if (fitted === 0) { fitted = 1; fit(fg, box, state, 0); } });
-    fg.onEngineStop(function () { if (fitted < 2) { fitted = 2; fit(fg, box, state, 400); } });
+    fg.onEngineStop(function () {  // the layout has settled: fit it once more, then it is the reader's
+      if (fitted < 2) { fitted = 2; fit(fg, box, state, 400); setTimeout(function () { state.settled = true; }, 450); }
+    });
 
     // labels: a constant size on screen, on the node's right unless that leaves the frame, then on its left,
     // and clamped inside the frame in any case
