@@ -121,9 +121,18 @@ def test_graph_page(browser, vault_site, name, scheme):
         time.sleep(0.5)
         g = node_positions(browser, ".llm-graph-full")
         inside = [n for n in g["nodes"] if left + 40 < n["x"] < left + width - 40 and top + 60 < n["y"] < top + height - 40]
-        hub = max(inside, key=lambda n: n["near"])
-        mouse(browser, "mouseMoved", hub["x"], hub["y"])
-        assert browser.wait_for("document.querySelector('.llm-graph-full').getAttribute('data-hover')") == hub["title"]
+        note = min((n for n in inside if n["near"]), key=lambda n: n["near"])  # few neighbours: the rest fades
+        assert note["near"] < len(g["nodes"]) - 1
+        far = next(n for n in inside if n is not note and n["title"] not in browser.eval(
+            f"document.querySelector('.llm-graph-full').llmGraphState.nodes[{g['nodes'].index(note)}]"
+            ".near.map(i => document.querySelector('.llm-graph-full').llmGraphState.nodes.find(n => n.id === i).title)"))
+        pixel = ("(() => { const c = document.querySelector('.llm-graph-full canvas'), r = c.getBoundingClientRect();"
+                 f" return [...c.getContext('2d').getImageData({far['x']} - r.left, {far['y']} - r.top, 1, 1).data]; }})()")
+        before_pixel = browser.eval(pixel)
+        mouse(browser, "mouseMoved", note["x"], note["y"])
+        assert browser.wait_for("document.querySelector('.llm-graph-full').getAttribute('data-hover')") == note["title"]
+        time.sleep(0.3)
+        assert browser.eval(pixel) != before_pixel, "a note that is not a neighbour fades"
         browser.screenshot(f"nav-graph-hover-{name}-{scheme}.png")
         mouse(browser, "mouseMoved", 5, 5)
     else:  # a phone: the zoom buttons by touch, then tapping a note opens it

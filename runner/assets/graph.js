@@ -194,6 +194,7 @@
       .onNodeHover(function (node) {
         state.hover = node || null;
         box.setAttribute("data-hover", node ? node.title : "");
+        fg.linkWidth(fg.linkWidth());  // once the layout has stopped, only a changed accessor repaints
         canvasBox.style.cursor = node && node.url ? "pointer" : "";
       })
       .onNodeClick(function (node) {
