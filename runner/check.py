@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .config import Config
 from .export import ExportError, stale_companions
+from .fences import fence_problems
 from .index import Diagnostic, Vault, read_vault
 from .links import check_links
 
@@ -10,6 +11,8 @@ from .links import check_links
 def check_vault(config: Config, vault: Vault | None = None) -> list[Diagnostic]:
     vault = vault or read_vault(config.vault)
     found = [d for note in vault.notes for d in note.diagnostics]
+    found += [Diagnostic(note.rel, line, message)
+              for note in vault.notes for line, message in fence_problems(note.fences)]
     found += check_links(vault, config.planned)
     try:
         stale = stale_companions(vault)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -24,9 +25,11 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from . import env as note_env
 from .cache import Cache, Result, note_key
 from .config import Config
+from .fences import fence_problems
 from .export import ExportError, companion_imports, companion_name, planned_companions, to_notebook, write_companions
 from .index import Note, Vault, read_vault
 from .kernels import ForkServer, KernelPool, kernel_env, kill_all
+from .obsidian import write_outputs
 from .report import failure_report, progress
 from .tiktoken_data import ensure_offline_encodings
 
@@ -110,8 +113,10 @@ def run_vault(cfg: Config, selection: list[str] | None = None, jobs: int = 1, fo
     except ExportError as exc:
         raise SystemExit(str(exc))
     cache = Cache(cfg.cache_dir)
-    return asyncio.run(_run_all(vault, todo, cache, max(1, jobs), force, timeout or DEFAULT_TIMEOUT,
-                                progress_display, device))
+    results = asyncio.run(_run_all(vault, todo, cache, max(1, jobs), force, timeout or DEFAULT_TIMEOUT,
+                                   progress_display, device))
+    write_outputs(vault, results, cache)  # what the Obsidian plugin shows under each cell
+    return results
 
 
 async def _run_all(vault, todo, cache, jobs, force, timeout, show, device) -> list[Result]:
@@ -219,6 +224,12 @@ def _setup_source(note: Note, threads: int) -> str:
 async def execute_note(job: Job, kernel, timeout: float, device: str,
                        threads: int = 1) -> tuple[Result, nbformat.NotebookNode]:
     note = job.note
+    problems = fence_problems(note.fences, jupyter=False)
+    if problems:  # a malformed fence attribute fails this note alone, with `check`'s message at `check`'s line
+        nb = nbformat.v4.new_notebook()  # jupytext may not read the note at all (`tags="x"`)
+        report = "\n".join(f"{note.rel}:{line}: {message}" for line, message in problems)
+        return dataclasses.replace(_result(job, nb, None, "", 0.0, device), status="failed", report=report,
+                                   line=problems[0][0]), nb
     nb = to_notebook(note)
     setup = nbformat.v4.new_code_cell(_setup_source(note, threads))
     setup.metadata = {"tags": [SETUP_TAG]}

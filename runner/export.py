@@ -1,8 +1,7 @@
 """Stage 3 — export: a note becomes a notebook (for nbclient and Jupyter) and a companion module (for imports).
 
-jupytext reads the note, so a user who opens the `.md` in JupyterLab through jupytext sees the same cells. Two
-corrections are applied to its reading: only top-level ```python fences are code (jupytext turns a ```bash fence
-into a `%%bash` cell), and every code cell is tied to the `.md` line it starts on, so errors point into the note.
+jupytext reads the note, so a user who opens the `.md` in JupyterLab through jupytext sees the same cells, with the
+same metadata; `to_notebook` says what the runner adds (the `.md` line of each cell, so errors point into the note).
 
 The companion module keeps the `export` cells at top level — cheap definitions other notes import — and puts every
 other cell under `if __name__ == "__main__":`, so importing never trains a model while running it as a script runs
@@ -19,6 +18,7 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
+from .fences import RAISES_TAG, RUNNER_KEYS, SKIP_TAG
 from .index import Fence, Note, Vault
 
 HEADER = "# generated from {rel} — do not edit; regenerate with `llm-vault export`\n"
@@ -71,48 +71,68 @@ def code_cells(note: Note) -> list[Cell]:
 
 
 def to_notebook(note: Note) -> "nbformat.NotebookNode":
-    """The note as a notebook: jupytext's reading, corrected as described above, with `.md` lines in metadata."""
+    """The note as a notebook: `jupytext.reads(note, fmt="md")`, plus what README ("In Jupyter") lists as added.
+
+    Every cell keeps jupytext's type, source and metadata. Added: each ```python cell's `.md` line and runner
+    attributes under `metadata.llm_vault`; the `skip-execution` / `raises-exception` tags nbclient honours, where
+    a note lacks them; a kernelspec and language_info; the pairing with the `.md` (`jupytext.formats`). Changed: a
+    fence of another Jupyter language (```bash), which jupytext makes a `%%bash` code cell, stays Markdown, as the
+    runner never runs it (`check` flags it).
+    """
     import jupytext  # imported here: `check` needs only the companions, and jupytext costs 0.25 s to import
     import nbformat
 
     nb = jupytext.reads(note.text, fmt="md")
-    fences = list(note.cells)
-    cells = []
+    lines = note.text.split("\n")
+    fences = [f for f in note.fences if f.jupytext_code]
+    cells, after = [], 0
     for cell in nb.cells:
         if cell.cell_type != "code":
             cells.append(cell)
             continue
-        fence: Fence | None = fences[0] if fences else None
-        if fence is not None and cell.source.strip("\n") == fence.source.strip("\n"):
-            fences.pop(0)
-            cell.metadata = _cell_metadata(fence)
-            cells.append(cell)
+        if not fences:
+            line = _line_of(lines, cell.source, after)
+            raise ExportError(note.rel, line, "jupytext reads a code cell here that is no fence in Markdown "
+                                              "(inside an HTML block?): put a blank line before the fence")
+        fence = fences.pop(0)
+        after = fence.end_line
+        if not fence.is_python_cell:
+            cells.append(nbformat.v4.new_markdown_cell("\n".join(lines[fence.line - 1:fence.end_line])))
             continue
-        magic, _, body = cell.source.partition("\n")
-        if not magic.startswith("%%"):
-            line = fence.line if fence else 1
-            raise ExportError(note.rel, line, "jupytext and the Markdown parser disagree about this code cell")
-        cells.append(nbformat.v4.new_markdown_cell(f"```{magic[2:].strip()}\n{body}\n```"))
-    if fences:
-        raise ExportError(note.rel, fences[0].line, "jupytext did not read this ```python fence as a code cell")
+        if cell.source.strip("\n") != fence.source.strip("\n"):
+            raise ExportError(note.rel, fence.line, "jupytext and the Markdown parser disagree about this code cell")
+        _add_runner_metadata(cell.metadata, fence)
+        cells.append(cell)
+    if any(f.is_python_cell for f in fences):
+        line = next(f.line for f in fences if f.is_python_cell)
+        raise ExportError(note.rel, line, "jupytext did not read this ```python fence as a code cell")
     nb.cells = cells
-    nb.metadata["jupytext"] = {"formats": "md", "notebook_metadata_filter": "-all"}
+    # paired with its note: `jupytext --sync` writes the `.md` back without a header (the note's bytes unchanged)
+    nb.metadata["jupytext"].update(formats="ipynb,md", notebook_metadata_filter="-all")
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python", "file_extension": ".py", "mimetype": "text/x-python"}
     nb.metadata["llm_vault"] = {"note": note.rel}
     return nb
 
 
-def _cell_metadata(fence: Fence) -> dict:
+def _line_of(lines: list[str], source: str, after: int) -> int:
+    first = source.split("\n", 1)[0]
+    return next((i + 1 for i in range(after, len(lines)) if lines[i] == first), after + 1)
+
+
+def _add_runner_metadata(meta: dict, fence: Fence) -> None:
     cell = Cell(fence.source, fence.attrs, fence.line + 1)
-    meta = {"llm_vault": {"line": cell.line, **fence.attrs}}
-    tags = []
-    if cell.skip_reason is not None:
-        tags.append("skip-execution")
-    if cell.expected_error is not None:
-        tags.append("raises-exception")
+    meta["llm_vault"] = {"line": cell.line, **{k: v for k, v in fence.attrs.items() if k in RUNNER_KEYS}}
+    tags = meta.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        del meta["tags"]  # no valid notebook holds it; `check` and `run` report the attribute
+        tags = []
+    tags = list(tags)
+    for needed, tag in ((cell.skip_reason, SKIP_TAG), (cell.expected_error, RAISES_TAG)):
+        if needed is not None and tag not in tags:
+            tags.append(tag)
     if tags:
         meta["tags"] = tags
-    return meta
 
 
 def companion_source(note: Note) -> str | None:

@@ -1,24 +1,23 @@
 """Stage 1 — index: read every note of a vault into a `Note` (frontmatter, headings, block ids, links, fences).
 
-Notes are parsed with markdown-it-py, so a `[[link]]` inside a code span or fence is not a link, and every link and
-fence carries the line it stands on. Nothing here resolves links; that is `links.py`.
+Notes are parsed with markdown-it-py plus Obsidian's own syntax (obsidian_md.py), so a `[[link]]` inside a code span,
+a fence, a `%%comment%%` or behind a backslash is not a link, and every link and fence carries the line it stands on
+(a wiki-link also its exact place, for the site). Nothing here resolves links; that is `links.py`.
 """
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import yaml
-from markdown_it import MarkdownIt
 
-WIKILINK = re.compile(r"(!?)\[\[([^\[\]\n]+?)\]\]")
-BLOCK_ID = re.compile(r"(?:^|\s)\^([A-Za-z0-9-]+)\s*$")
-INLINE_TAG = re.compile(r"(?<![\w&#/])#([A-Za-z_][\w/-]*)")
-HIDDEN = {"companions"}  # folders of the vault that hold no notes
-ATTACHMENT_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".pdf", ".csv", ".txt", ".json", ".py"}
+from .fences import jupytext_reads_as_code, markdown_regions, parse_fence_attrs  # noqa: F401 (re-exported)
+from .inline import BLOCK_ID, INLINE_TAG, Link, plain_text, read_inline  # noqa: F401 (re-exported)
+from .obsidian_md import WIKILINK_AT as WIKILINK  # noqa: F401 (re-exported)
+from .obsidian_md import Span, obsidian_markdown
+
+HIDDEN = {"companions", "__pycache__"}  # folders of the vault that hold no notes
 
 
 @dataclass(frozen=True)
@@ -33,17 +32,6 @@ class Diagnostic:
 
 
 @dataclass
-class Link:
-    target: str             # note or file name as written ("" = this note)
-    heading: str | None     # `#Heading` part (last component)
-    block: str | None       # `#^block` part
-    alias: str | None       # `|shown text` (or the size, for images)
-    embed: bool
-    line: int
-    markdown: bool = False  # a plain `[text](Note.md)` link rather than a wiki-link
-
-
-@dataclass
 class Fence:
     lang: str
     attrs: dict
@@ -51,17 +39,19 @@ class Fence:
     line: int               # line of the opening fence
     end_line: int           # line of the closing fence
     top_level: bool
+    jupytext_code: bool = True  # jupytext reads it as a code cell (fences.py: not in a region, not `.noeval`, …)
 
     @property
     def is_python_cell(self) -> bool:
-        return self.lang == "python" and self.top_level
+        return self.lang == "python" and self.top_level and self.jupytext_code
 
 
 @dataclass
 class Heading:
     level: int
-    text: str
+    text: str               # as displayed (markup removed): what the site's table of contents sees
     line: int
+    raw: str = ""           # as written: what Obsidian matches `[[Note#Heading]]` against
 
 
 @dataclass
@@ -75,6 +65,9 @@ class Note:
     links: list[Link] = field(default_factory=list)
     fences: list[Fence] = field(default_factory=list)
     inline_tags: list[str] = field(default_factory=list)
+    comments: list[Span] = field(default_factory=list)   # `%%…%%` in a paragraph: hidden, nothing inside is a link
+    comment_blocks: list[Span] = field(default_factory=list)  # whole lines from a `%%` line to a closing `%%`
+    footnotes: list[Span] = field(default_factory=list)  # inline footnotes `^[…]`
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -87,7 +80,14 @@ class Note:
 
     @property
     def aliases(self) -> list[str]:
-        return _as_list(self.frontmatter.get("aliases"))
+        """`aliases:` or `alias:`, a list or a comma-separated string (Obsidian help, "Aliases")."""
+        found = []
+        for key in ("aliases", "alias"):
+            value = self.frontmatter.get(key)
+            for alias in ([a.strip() for a in value.split(",")] if isinstance(value, str) else _as_list(value)):
+                if alias and alias not in found:
+                    found.append(alias)
+        return found
 
     @property
     def tags(self) -> list[str]:
@@ -109,24 +109,6 @@ def _as_list(value) -> list[str]:
     return [str(v) for v in value]
 
 
-def parse_fence_attrs(info: str) -> tuple[str, dict]:
-    """```python export timeout=30 skip="needs 8 GPUs"``` → ("python", {"export": None, "timeout": 30, ...}).
-
-    The same `key=value` syntax jupytext reads into cell metadata; values are JSON-ish (numbers become numbers).
-    """
-    words = shlex.split(info) if info.strip() else [""]
-    attrs: dict = {}
-    for word in words[1:]:
-        key, eq, value = word.partition("=")
-        if not eq:
-            attrs[key] = None
-        elif re.fullmatch(r"-?\d+(\.\d+)?", value):
-            attrs[key] = float(value) if "." in value else int(value)
-        else:
-            attrs[key] = value
-    return words[0], attrs
-
-
 def split_frontmatter(text: str) -> tuple[str | None, int, str]:
     """Return (yaml text or None, number of lines it spans, body with those lines blanked to keep line numbers)."""
     lines = text.split("\n")
@@ -139,7 +121,7 @@ def split_frontmatter(text: str) -> tuple[str | None, int, str]:
     return "", -1, text
 
 
-_md = MarkdownIt("commonmark").enable("table").enable("strikethrough")
+_md = obsidian_markdown()
 
 
 def read_note(path: Path, vault_root: Path) -> Note:
@@ -147,9 +129,10 @@ def read_note(path: Path, vault_root: Path) -> Note:
     note = Note(path=path, rel=rel)
     raw = path.read_bytes()
     try:
-        note.text = raw.decode("utf-8")
+        note.text = raw.decode("utf-8").removeprefix("\ufeff")  # a BOM is no text: the frontmatter follows it
     except UnicodeDecodeError as exc:
-        note.error(raw[: exc.start].count(b"\n") + 1, f"not valid UTF-8 ({exc.reason} at byte {exc.start})")
+        note.error(raw[: exc.start].count(b"\n") + 1, f"not valid UTF-8 ({exc.reason} at byte {exc.start}): "
+                                                     f"the note is skipped until it is saved as UTF-8")
         return note
 
     yaml_text, fm_lines, body = split_frontmatter(note.text)
@@ -158,7 +141,7 @@ def read_note(path: Path, vault_root: Path) -> Note:
     elif yaml_text is not None:
         _read_frontmatter(note, yaml_text)
 
-    _read_body(note, body)
+    read_body(note, body)
     return note
 
 
@@ -176,7 +159,7 @@ def _read_frontmatter(note: Note, yaml_text: str) -> None:
     if not isinstance(data, dict):
         note.error(2, "malformed frontmatter: expected `key: value` pairs")
         return
-    for key in ("tags", "aliases", "data"):
+    for key in ("tags", "aliases", "alias", "data"):
         value = data.get(key)
         if value is not None and not isinstance(value, (str, list)):
             note.error(_key_line(yaml_text, key), f"malformed frontmatter: `{key}` must be a list")
@@ -191,108 +174,44 @@ def _key_line(yaml_text: str, key: str) -> int:
     return 1
 
 
-def _read_body(note: Note, body: str) -> None:
+def read_body(note: Note, body: str) -> None:
+    """Everything `body` holds, into `note` (the site reads a page's Markdown with it too)."""
     lines = body.split("\n")
     tokens = _md.parse(body)
+    regions = markdown_regions(lines, [t.map for t in tokens if t.type in ("fence", "code_block")])
     for i, tok in enumerate(tokens):
         if tok.type == "fence":
-            _read_fence(note, tok, lines)
+            _read_fence(note, tok, lines, regions)
         elif tok.type == "code_block":
             continue
+        elif tok.type == "obsidian_comment_block":
+            first, end = tok.map
+            note.comment_blocks.append(Span(first + 1, 0, end, len(lines[end - 1])))
+            if tok.meta.get("unclosed"):
+                note.error(first + 1, "this %% comment is never closed: Obsidian hides the rest of the note",
+                           "warning")
         elif tok.type == "heading_open":
             inline = tokens[i + 1]
-            text = _plain_text(inline)
+            text = plain_text(inline)
             match = BLOCK_ID.search(text)
-            note.headings.append(Heading(int(tok.tag[1]), text, tok.map[0] + 1))
+            note.headings.append(Heading(int(tok.tag[1]), text, tok.map[0] + 1, inline.content))
             if match:
                 note.blocks[match.group(1)] = tok.map[0] + 1
         elif tok.type == "inline":
-            _read_inline(note, tok)
+            read_inline(note, tok, lines)
 
 
-def _read_fence(note: Note, tok, lines: list[str]) -> None:
+def _read_fence(note: Note, tok, lines: list[str], regions) -> None:
     start, end = tok.map
-    lang, attrs = ("", {})
-    try:
-        lang, attrs = parse_fence_attrs(tok.info)
-    except ValueError as exc:
-        note.error(start + 1, f"cannot read the fence's attributes {tok.info!r}: {exc}")
+    lang, attrs = parse_fence_attrs(tok.info)
     closing = re.sub(r"^[\s>]*", "", lines[end - 1]).strip() if end - 1 > start else ""
     if not (closing.startswith(tok.markup) and set(closing) <= set(tok.markup[0])):
         note.error(start + 1, f"unterminated code fence (opened with {tok.markup} here, never closed)")
-    fence = Fence(lang, attrs, tok.content, start + 1, end, top_level=tok.level == 0)
+    fence = Fence(lang, attrs, tok.content, start + 1, end, top_level=tok.level == 0,
+                  jupytext_code=jupytext_reads_as_code(tok, lang, attrs, lines, regions))
     note.fences.append(fence)
     if lang == "python" and not fence.top_level:
         note.error(start + 1, "a ```python fence inside a list, quote or callout is not run; move it to the top level")
-
-
-def _plain_text(inline) -> str:
-    return "".join(c.content for c in inline.children or [] if c.type in ("text", "code_inline")).strip()
-
-
-def _read_inline(note: Note, inline) -> None:
-    """Find wiki-links, Markdown links, images, block ids and #tags in an inline token, each with its line."""
-    line = inline.map[0] + 1 if inline.map else 1
-    run, run_line = [], line
-
-    def flush():
-        text = "".join(run)
-        for m in WIKILINK.finditer(text):
-            note.links.append(_wikilink(m.group(2), bool(m.group(1)), run_line + text[: m.start()].count("\n")))
-        for m in INLINE_TAG.finditer(WIKILINK.sub(" ", text)):  # `[[#Heading]]` is a link, not a tag
-            if not m.group(1).isdigit():
-                note.inline_tags.append(m.group(1))
-        run.clear()
-
-    for child in inline.children or []:
-        if child.type == "text":
-            if not run:
-                run_line = line
-            run.append(child.content)
-        elif child.type in ("softbreak", "hardbreak"):
-            run.append("\n")
-            line += 1
-        elif child.type == "code_inline" and _inside_wikilink("".join(run)):
-            run.append(child.content)  # `[[Note#`code` heading]]`: the link wins, as in Obsidian
-        else:
-            flush()
-            if child.type in ("link_open", "image"):
-                href = child.attrs.get("href") or child.attrs.get("src") or ""
-                link = _markdown_link(href, child.type == "image", line)
-                if link:
-                    note.links.append(link)
-    flush()
-    match = BLOCK_ID.search(inline.content)
-    if match and inline.map:
-        note.blocks[match.group(1)] = inline.map[1]
-
-
-def _inside_wikilink(text: str) -> bool:
-    return text.rfind("[[") > text.rfind("]]")
-
-
-def _wikilink(inner: str, embed: bool, line: int) -> Link:
-    inner = inner.replace("\\|", "|")
-    target, _, alias = inner.partition("|")
-    target, _, anchor = target.partition("#")
-    heading = block = None
-    if anchor.startswith("^"):
-        block = anchor[1:]
-    elif anchor:
-        heading = anchor.split("#")[-1].strip()
-    return Link(target.strip(), heading, block, alias.strip() or None, embed, line)
-
-
-def _markdown_link(href: str, embed: bool, line: int) -> Link | None:
-    url = urlparse(href)
-    if url.scheme or url.netloc or not url.path:
-        return None
-    path = unquote(url.path)
-    if not (path.endswith(".md") or Path(path).suffix.lower() in ATTACHMENT_SUFFIXES):
-        return None
-    anchor = unquote(url.fragment)
-    block = anchor[1:] if anchor.startswith("^") else None
-    return Link(path, None if block else (anchor or None), block, None, embed, line, markdown=True)
 
 
 @dataclass
@@ -313,11 +232,16 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") or part in HIDDEN for part in rel.parts[:-1]) or rel.name.startswith(".")
 
 
+def _private(rel: Path) -> bool:
+    """Files Obsidian does not show: under a dot-folder (`.obsidian/`, `.trash/`), dot-files, `__pycache__`."""
+    return any(part.startswith(".") or part == "__pycache__" for part in rel.parts)
+
+
 def read_vault(root: Path) -> Vault:
     root = Path(root).resolve()
     notes = [read_note(p, root) for p in note_paths(root)]
-    attachments = sorted(
+    attachments = sorted(  # any file that is not a note (companion modules too): Obsidian links every extension
         p.relative_to(root).as_posix() for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in ATTACHMENT_SUFFIXES and not _hidden(p.relative_to(root))
+        if p.suffix.lower() != ".md" and not _private(p.relative_to(root)) and p.is_file()
     )
     return Vault(root, notes, attachments)

@@ -1,58 +1,42 @@
-"""Obsidian syntax for Python-Markdown: wiki-links, embedded images, block ids and #tags.
+"""Obsidian syntax for Python-Markdown: wiki-links, embeds, Markdown links, comments, inline footnotes, block ids, #tags.
 
-Links are resolved by the runner's own `Resolver` (links.py), so the site and `llm-vault check` never disagree, and
-are emitted as relative `.md` links so that mkdocs still validates every target and every anchor. The patterns are
-inline patterns: code spans and fences are never touched. What they need to know about the page being rendered
-(the note, the vault) lives in a `PageContext` that the site's hooks point at the current page.
+One reading for `check` and the site: the page is first read with the runner's own parser (page_marks.py: index.py
++ obsidian_md.py, markdown-it with Obsidian's rules), so exactly the wiki-links `check` sees become links, at the
+places it saw them (each is swapped for a marker that the inline pattern below turns into the link), `%%comments%%`
+disappear and `^[inline footnotes]` become footnotes. The site does this in its page hook, before mkdocs' callouts
+plugin re-indents callout bodies (`PageContext.premark`); a plain Markdown instance does it in a preprocessor. Every link is resolved by the runner's `Resolver`
+(links.py) and emitted as a relative `.md` link, so mkdocs still validates every target and every anchor.
+Markdown links and images are resolved the same way after rendering (a tree processor), so `[t](Note)` and
+`![x](diagram.png)` find what Obsidian finds. What the extension needs to know about the page being rendered (the
+note, the vault) lives in a `PageContext` that the site's hooks point at the current page.
 """
 from __future__ import annotations
 
 import html
-import logging
-import posixpath
 import re
 import xml.etree.ElementTree as etree
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from urllib.parse import quote
 
 from markdown import Extension
-from markdown import util as md_util
 from markdown.extensions.toc import slugify as toc_slugify
+from markdown.extensions.toc import unique
 from markdown.inlinepatterns import InlineProcessor
-from markdown.util import AtomicString
+from markdown.postprocessors import Postprocessor
+from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
+from markdown.util import AtomicString
 
-from .index import INLINE_TAG, WIKILINK, Link, Note, _wikilink
-from .links import Resolver, heading_key
+from .index import INLINE_TAG, Link, Note
+from .inline import markdown_link
+from .links import find_heading as find_heading_path
+from .page_marks import GONE, PageContext, mark_obsidian, unreadable_page  # noqa: F401 (re-exported)
 
-log = logging.getLogger("mkdocs.plugins.llm_vault")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".avif"}
+AUDIO_SUFFIXES = {".mp3", ".webm", ".wav", ".m4a", ".ogg", ".3gp", ".flac"}
+VIDEO_SUFFIXES = {".mp4", ".ogv", ".mov", ".mkv"}
 BLOCK_ID_AT_END = r"(?:^|\s+)\^([A-Za-z0-9-]+)\s*$"
 PLANNED_TITLE = "planned, not written yet"
-
-
-@dataclass
-class PageContext:
-    """The page being rendered: its note (None for generated pages) and the vault's resolver."""
-    resolver: Resolver | None = None
-    note: Note | None = None
-    reported: set = field(default_factory=set)
-
-    def line_of(self, link: Link) -> int | str:
-        for candidate in self.note.links:
-            if (candidate.target, candidate.heading, candidate.block, candidate.embed) == \
-                    (link.target, link.heading, link.block, link.embed) and not candidate.markdown:
-                return candidate.line
-        return "?"
-
-    def href(self, target: str, anchor: str | None = None) -> str:
-        """A link from the current note to a vault path, relative, as written in Markdown (`../B/Note.md#x`)."""
-        fragment = f"#{quote(anchor, safe='^:')}" if anchor else ""
-        if target == self.note.rel and anchor:
-            return fragment
-        path = posixpath.relpath(target, posixpath.dirname(self.note.rel) or ".")
-        return quote(path) + fragment
+LINK_MARK_RE = r"\ue000(\d+)\ue001"
 
 
 def heading_slug(md, text: str) -> str:
@@ -62,63 +46,82 @@ def heading_slug(md, text: str) -> str:
     return slugify(re.sub(BLOCK_ID_AT_END, "", text).strip(), sep)
 
 
+def heading_anchor(md, note: Note, heading) -> str:
+    """The id the heading gets on its page: its slug, numbered like the table of contents numbers repeats."""
+    ids: set[str] = set()
+    for candidate in note.headings:
+        slug = unique(heading_slug(md, candidate.text), ids)
+        if candidate is heading:
+            return slug
+    return heading_slug(md, heading.text)
+
+
 def find_heading(note: Note, wanted: str):
-    return next((h for h in note.headings if heading_key(h.text) == heading_key(wanted)), None)
+    return find_heading_path(note, tuple(p for p in wanted.split("#") if p.strip()))
+
+
+class ObsidianPreprocessor(Preprocessor):
+    """Marks the page (`mark_obsidian`) unless the site already did, before mkdocs' plugins rewrote callouts."""
+
+    def __init__(self, md, ctx: PageContext):
+        super().__init__(md)
+        self.ctx = ctx
+
+    def run(self, lines: list[str]) -> list[str]:
+        ctx = self.ctx
+        if ctx.premarked:
+            ctx.premarked = False
+            return lines
+        if ctx.note is None or ctx.resolver is None:
+            ctx.marks = []
+            return lines
+        return mark_obsidian(ctx, lines)
 
 
 class WikiLinkPattern(InlineProcessor):
     def __init__(self, md, ctx: PageContext):
-        super().__init__(WIKILINK.pattern, md)
+        super().__init__(LINK_MARK_RE, md)
         self.ctx = ctx
 
     def handleMatch(self, m, data):
         ctx = self.ctx
-        if ctx.note is None or ctx.resolver is None:
+        if ctx.note is None or ctx.resolver is None or int(m.group(1)) >= len(ctx.marks):
             return None, None, None
-        link = _wikilink(self._plain(m.group(2)), bool(m.group(1)), 0)
+        link = ctx.marks[int(m.group(1))]
         res = ctx.resolver.resolve(link, ctx.note)
         if res.error:
             return self._missing(link, res.error), m.start(0), m.end(0)
         if res.planned:
             el = etree.Element("span", {"class": "llm-planned", "title": PLANNED_TITLE})
-            el.text = AtomicString(link.alias or link.target)
+            el.text = link.alias or link.target  # the shown text is Markdown: `*italic*` in it is italic
         elif res.attachment:
             el = self._attachment(link, res.attachment)
         else:
             el = etree.Element("a", {"class": "llm-link"})
-            el.set("href", ctx.href(res.note.rel, self._anchor(link, res.note)))
-            el.text = AtomicString(self._label(link))
+            el.set("href", ctx.href(res.note.rel, self._anchor(link, res)))
+            el.text = self._label(link)
         return el, m.start(0), m.end(0)
 
-    def _plain(self, text: str) -> str:
-        """The link's text as written: code spans are stashed by now (inline, or as raw HTML by inlinehilite)."""
-        text = self.unescape(text)
-
-        def stashed_html(m):
-            return html.unescape(re.sub(r"<[^>]+>", "", str(self.md.htmlStash.rawHtmlBlocks[int(m.group(1))])))
-
-        return md_util.HTML_PLACEHOLDER_RE.sub(stashed_html, text)
-
-    def _anchor(self, link: Link, note: Note) -> str | None:
+    def _anchor(self, link: Link, res) -> str | None:
         if link.block:
             return f"^{link.block}"
-        if link.heading:
-            heading = find_heading(note, link.heading)
-            return heading_slug(self.md, heading.text) if heading else None
+        if res.heading is not None:
+            return heading_anchor(self.md, res.note, res.heading)
         return None
 
     @staticmethod
     def _label(link: Link) -> str:
         if link.alias:
             return link.alias
-        anchor = link.heading or (f"^{link.block}" if link.block else None)
+        anchor = " › ".join(link.heading_path) or (f"^{link.block}" if link.block else None)
         if anchor:
-            return f"{link.target} › {anchor}" if link.target else anchor
-        return link.target
+            return AtomicString(f"{link.target} › {anchor}" if link.target else anchor)
+        return AtomicString(link.target)
 
     def _attachment(self, link: Link, rel: str):
         href = self.ctx.href(rel)
-        if link.embed and PurePosixPath(rel).suffix.lower() in IMAGE_SUFFIXES:
+        suffix = PurePosixPath(rel).suffix.lower()
+        if link.embed and suffix in IMAGE_SUFFIXES:
             el = etree.Element("img", {"src": href, "alt": PurePosixPath(rel).name, "class": "llm-embed-image"})
             size = re.fullmatch(r"\s*(\d+)(?:\s*x\s*(\d+))?\s*", link.alias or "")
             if size:
@@ -128,20 +131,69 @@ class WikiLinkPattern(InlineProcessor):
             elif link.alias:
                 el.set("alt", link.alias)
             return el
+        if link.embed and suffix in AUDIO_SUFFIXES | VIDEO_SUFFIXES:
+            el = etree.Element("audio" if suffix in AUDIO_SUFFIXES else "video",
+                               {"src": href, "controls": "", "class": "llm-embed-media"})
+            el.text = AtomicString(PurePosixPath(rel).name)
+            return el
         el = etree.Element("a", {"href": href, "class": "llm-link llm-attachment"})
-        el.text = AtomicString(link.alias or PurePosixPath(rel).name)
+        el.text = link.alias or AtomicString(PurePosixPath(rel).name)
         return el
 
     def _missing(self, link: Link, error: str):
-        ctx = self.ctx
-        line = ctx.line_of(link)
-        message = f"{ctx.note.rel}:{line}: {error}"
-        if message not in ctx.reported:  # strict builds fail on this warning, naming the file and line
-            ctx.reported.add(message)
-            log.warning(message)
+        self.ctx.report(link, error)
         el = etree.Element("span", {"class": "llm-missing", "title": error})
-        el.text = AtomicString(self._label(link))
+        el.text = self._label(link)
         return el
+
+
+class MarkdownLinkTreeprocessor(Treeprocessor):
+    """`[t](Note)`, `[t](Note%20name.md#Heading)`, `![x](diagram.png)`: resolved as Obsidian resolves them, then
+    written as the relative `.md` path mkdocs validates and rewrites."""
+
+    def __init__(self, md, ctx: PageContext):
+        super().__init__(md)
+        self.ctx = ctx
+
+    def run(self, root):
+        ctx = self.ctx
+        if ctx.note is None or ctx.resolver is None:
+            return
+        for el in [el for el in root.iter() if el.tag in ("a", "img")]:
+            attr = "href" if el.tag == "a" else "src"
+            url = el.get(attr) or ""
+            if el.get("class") or url.startswith("#fn") or not url:
+                continue  # ours (already resolved), footnotes, permalinks
+            link = markdown_link(url, el.tag == "img", 0)
+            if link is None:
+                continue
+            res = ctx.resolver.resolve(link, ctx.note)
+            if res.error:
+                if link.target:  # a heading of this page that is not there: mkdocs' own anchor check says so
+                    ctx.report(link, res.error)
+                continue
+            target = res.attachment or res.note.rel
+            anchor = f"^{link.block}" if link.block else (
+                heading_anchor(self.md, res.note, res.heading) if res.heading is not None else None)
+            el.set(attr, ctx.href(target, anchor) if (anchor or target != ctx.note.rel) else "#")
+
+
+class MarkerPostprocessor(Postprocessor):
+    """Drops what is left of hidden comments; a link marker that Python-Markdown kept as code (where its block
+    structure differs from CommonMark's) shows the link as written, never a private-use character."""
+
+    def __init__(self, md, ctx: PageContext):
+        super().__init__(md)
+        self.ctx = ctx
+
+    def run(self, text: str) -> str:
+        marks = self.ctx.marks
+
+        def written(m: re.Match) -> str:
+            n = int(m.group(1))
+            return html.escape(marks[n].raw) if n < len(marks) else ""
+
+        return re.sub(LINK_MARK_RE, written, text.replace(GONE, ""))
 
 
 class BlockIdPattern(InlineProcessor):
@@ -197,9 +249,14 @@ class VaultExtension(Extension):
         super().__init__(**kwargs)
 
     def extendMarkdown(self, md):
-        # after code spans (190), before escapes (180): `\|` inside a link in a table still reaches us
-        md.inlinePatterns.register(WikiLinkPattern(md, self.ctx), "llm_wikilink", 185)
+        # after whitespace is normalised (30), before fences (25) and raw HTML (20) are stashed: the page's text
+        # is then what `check` reads
+        md.preprocessors.register(ObsidianPreprocessor(md, self.ctx), "llm_obsidian", 28)
+        # first of all inline patterns: a marker stands where `check` saw a link, whatever Python-Markdown thinks
+        md.inlinePatterns.register(WikiLinkPattern(md, self.ctx), "llm_wikilink", 200)
         md.inlinePatterns.register(BlockIdPattern(md, self.ctx), "llm_block_id", 184)
         md.inlinePatterns.register(TagPattern(md, self.ctx), "llm_tag", 75)  # after links, HTML and entities
         # after the inline patterns (20), before mkdocs collects anchors and the toc (5)
         md.treeprocessors.register(BlockIdTreeprocessor(md), "llm_block_ids", 10)
+        md.treeprocessors.register(MarkdownLinkTreeprocessor(md, self.ctx), "llm_markdown_links", 11)
+        md.postprocessors.register(MarkerPostprocessor(md, self.ctx), "llm_markers", 5)

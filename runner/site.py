@@ -33,7 +33,7 @@ from .execute import plan, resolve_device, run_vault
 from .export import ExportError, code_cells, companion_name, to_notebook
 from .index import WIKILINK, Note, note_paths, read_note, read_vault, split_frontmatter
 from .links import Resolver, backlinks
-from .markdown_ext import BLOCK_ID_AT_END, PageContext, VaultExtension, find_heading
+from .markdown_ext import BLOCK_ID_AT_END, PageContext, VaultExtension, find_heading, unreadable_page
 from .outputs import badge, render_cell
 from . import site_extras
 
@@ -252,6 +252,13 @@ def on_files(files, config):
             files.remove(f)
     if not options["enabled"] or site is None:
         return files
+    for note in list(site.notes.values()):  # a note that cannot be read gets a page saying why; the rest build
+        page = unreadable_page(note)
+        if page is not None and files.get_file_from_path(note.rel) is not None:
+            files.remove(files.get_file_from_path(note.rel))
+            files.append(File.generated(config, note.rel, content=page))
+            del site.notes[note.rel]
+            log.info(f"not rendered: {note.diagnostics[0]}")
     home = files.get_file_from_path("Index.md")
     if home is not None and files.get_file_from_path("index.md") is None:
         home.name, home.dest_uri = "index", "index.html"
@@ -285,7 +292,7 @@ def on_page_markdown(markdown: str, page, config, files):
     tags = page.meta.get("tags") or []
     tags = [tags] if isinstance(tags, str) else list(tags)
     page.meta["tags"] = tags + [t for t in dict.fromkeys(note.inline_tags) if t not in tags]
-    return site.markdown_for(note)
+    return CTX.premark(site.markdown_for(note))  # Obsidian's syntax read before the callouts plugin runs
 
 
 def on_page_content(html: str, page, config, files):

@@ -99,4 +99,7 @@ def set_nav(config, files, site) -> None:
              if files.get_file_from_path(uri) is not None]
     home = "index.md" if files.get_file_from_path(HOME) is None else HOME
     nav = nav_tree([n for n in ordered if n.rel != HOME], extra)
+    listed = {n.rel for n in ordered} | {uri for _, uri in extra} | {home}
+    # pages that are not notes the vault could read (a file that is not UTF-8 gets an error page): at the end
+    nav += sorted((f.src_uri for f in files.documentation_pages() if f.src_uri not in listed), key=str.casefold)
     config.nav = [home] + nav if files.get_file_from_path(home) is not None else nav

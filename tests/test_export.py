@@ -102,3 +102,12 @@ def test_unparseable_cell_is_reported_at_its_line(make_vault):
         assert str(exc).startswith("Bad.md:4: cannot parse this cell")
     else:
         raise AssertionError("a cell that does not parse must be reported")
+
+
+def test_notebook_has_a_kernelspec_and_keeps_jupytexts_cell_metadata(make_vault):
+    cfg = make_vault({"P.md": '# P\n\n```python tags=["parameters"] editable=false\nn = 3\n```\n'})
+    nb = to_notebook(read_vault(cfg.vault).notes[0])
+    assert nb.metadata["kernelspec"]["name"] == "python3" and nb.metadata["language_info"]["name"] == "python"
+    assert nb.metadata["jupytext"]["formats"] == "ipynb,md"
+    cell = [c for c in nb.cells if c.cell_type == "code"][0]
+    assert cell.metadata == {"tags": ["parameters"], "editable": False, "llm_vault": {"line": 4}}

@@ -1,5 +1,6 @@
 """Stage 1: what the parser finds in a note, and where."""
 from runner.index import parse_fence_attrs, read_vault
+from runner.links import Resolver
 
 
 def test_links_of_every_form_with_their_lines(make_vault):
@@ -92,6 +93,8 @@ def test_hidden_folders_and_companions_are_not_notes(make_vault):
 
 
 def test_a_code_span_inside_a_wikilink_belongs_to_the_link(make_vault):
-    cfg = make_vault({"A.md": "See [[B#`torch.compile`]] and `[[not a link]]`.\n"})
-    links = read_vault(cfg.vault).notes[0].links
-    assert [(l.target, l.heading) for l in links] == [("B", "torch.compile")]
+    cfg = make_vault({"A.md": "See [[B#`torch.compile`]] and `[[not a link]]`.\n", "B.md": "## `torch.compile`\n"})
+    vault = read_vault(cfg.vault)
+    links = vault.note("A.md").links
+    assert [(l.target, l.heading) for l in links] == [("B", "`torch.compile`")]  # as written
+    assert Resolver(vault).resolve(links[0], vault.note("A.md")).heading.line == 1

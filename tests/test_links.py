@@ -59,7 +59,8 @@ def test_every_diagnostic_names_file_and_line(make_vault):
     }, planned=["Planned note"])
     assert messages(cfg) == [
         ("Bad yaml.md", 2, "error", "malformed frontmatter: expected ',' or ']', but got '<stream end>'"),
-        ("Latin1.md", 1, "error", "not valid UTF-8 (invalid continuation byte at byte 3)"),
+        ("Latin1.md", 1, "error", "not valid UTF-8 (invalid continuation byte at byte 3): the note is skipped "
+                                  "until it is saved as UTF-8"),
         ("Links.md", 2, "error", "dangling link [[Nowhere]]: no note of that name in the vault"),
         ("Links.md", 3, "error", "dangling link [[Tgt]]: no such note; 'Tgt' is an alias of Target — "
                                  "write [[Target|Tgt]]"),
@@ -69,7 +70,7 @@ def test_every_diagnostic_names_file_and_line(make_vault):
         ("Links.md", 8, "error", "missing attachment missing.png: no such file in the vault"),
         ("Unclosed.md", 1, "error", "companion module companions/unclosed.py is missing: run `llm-vault export`"),
         ("Unclosed.md", 3, "error", "unterminated code fence (opened with ``` here, never closed)"),
-        ("Zother.md", 2, "error", "duplicate alias 'Tgt': also Target.md"),
+        ("Zother.md", 2, "warning", "alias 'Tgt' of Zother.md is also an alias of Target.md"),
     ]
 
 
