@@ -224,10 +224,18 @@ def test_no_preview_on_a_tap(browser, fixture_site):
 def search(browser: Browser, query: str) -> str:
     browser.eval("document.querySelector('label[for=__search]').click()")
     browser.eval("document.querySelector('input.md-search__input').focus()")
-    browser.eval("(() => { const i = document.querySelector('input.md-search__input'); i.value = ''; })()")
+    browser.eval("(() => { const i = document.querySelector('input.md-search__input'); i.value = '';"
+                 " i.dispatchEvent(new Event('input', {bubbles: true})); })()")
+    results = """(() => { const r = [...document.querySelectorAll('.md-search-result__item')];
+        return r.length ? r.map(e => e.innerText).join(' | ') : null; })()"""
     browser.type(query)
-    return browser.wait_for("""(() => { const r = [...document.querySelectorAll('.md-search-result__item')];
-        return r.length ? r.map(e => e.innerText).join(' | ') : null; })()""", timeout=20)
+    seen, same = None, 0
+    deadline = time.time() + 20
+    while same < 4 and time.time() < deadline:  # the results of the whole query, once they stop changing
+        now = browser.wait_for(results, timeout=20)
+        same, seen = (same + 1, now) if now == seen else (0, now)
+        time.sleep(0.2)
+    return seen
 
 
 @pytest.mark.parametrize("name,scheme", COMBOS)
