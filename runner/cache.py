@@ -7,6 +7,7 @@ renamed into place, so a run killed at any moment leaves no half-written entry, 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -50,6 +51,7 @@ def _version(package: str) -> str:
         return "absent"
 
 
+@functools.lru_cache(maxsize=None)  # once per process: reading package metadata costs ~7 ms, per note
 def environment_fingerprint(device: str) -> str:
     return json.dumps({"python": platform.python_version(), "torch": _version("torch"), "runner": __version__,
                        "device": device}, sort_keys=True)
@@ -68,8 +70,19 @@ def note_key(note: Note, vault: Vault, companions: dict[str, str], device: str) 
     return digest.hexdigest()[:20]
 
 
+_owners: tuple[Vault | None, dict[str, Note]] = (None, {})
+
+
+def _companion_owners(vault: Vault) -> dict[str, Note]:
+    """{companion name: note}, built once per vault: per note it made planning quadratic (1,000 notes: 1M calls)."""
+    global _owners
+    if _owners[0] is not vault:
+        _owners = (vault, {companion_name(n): n for n in vault.notes if n.cells})
+    return _owners[1]
+
+
 def _transitive_imports(note: Note, vault: Vault, companions: dict[str, str]) -> set[str]:
-    by_name = {companion_name(n): n for n in vault.notes if n.cells}
+    by_name = _companion_owners(vault)
     seen: set[str] = set()
     todo = list(companion_imports(note))
     while todo:

@@ -4,16 +4,17 @@
 re-runs only the note you edit. The mkdocs side is a set of hooks (mkdocs.yml → runner/mkdocs_hooks.py → here):
 
 - on_pre_build: read the vault, plan the runs (cache keys), resolve links — once per build;
-- on_files: `Index.md` becomes the home page; the graph and tags pages and our CSS/JS are added;
+- on_files: `Index.md` becomes the home page; the tags page and our CSS/JS are added; site_extras adds the graph,
+  the execution report and the learning-order navigation;
 - on_page_markdown: our Markdown extension (markdown_ext.py) is pointed at the page's note; output placeholders go
   under each ```python fence, `![[Note#Section]]` lines become the section's text;
-- on_page_content: outputs, the verification badge, backlinks and the local graph go into the page's HTML;
-- on_post_build: the executed notebooks are written to `site/notebooks/`.
+- on_page_content: outputs, the verification badge and backlinks go into the page's HTML; site_extras adds the
+  aliases, the local graph and keeps the page's text for hover previews;
+- on_post_build: the executed notebooks are written to `site/notebooks/` (and the previews, by site_extras).
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import sys
@@ -34,6 +35,7 @@ from .index import WIKILINK, Note, note_paths, read_note, read_vault, split_fron
 from .links import Resolver, backlinks
 from .markdown_ext import BLOCK_ID_AT_END, PageContext, VaultExtension, find_heading, unreadable_page
 from .outputs import badge, render_cell
+from . import site_extras
 
 log = logging.getLogger("mkdocs.plugins.llm_vault")
 ASSETS = Path(__file__).parent / "assets"
@@ -142,9 +144,7 @@ class Site:
         html = re.sub(OUTPUT_MARK.format(r"(\d+)"), output, html)
         html = _after_title(html, self.badge_for(note, result, nb, page, files))
         html = self.tag_links(html, page, files)
-        return html + self.backlinks_html(note, page, files) + (
-            f'<h2 id="llm-local-graph">Local graph</h2>'
-            f'<div class="llm-graph llm-graph-local" data-note="{escape(note.rel)}"></div>')
+        return html + self.backlinks_html(note, page, files)
 
     def badge_for(self, note: Note, result, nb, page, files) -> str:
         try:
@@ -190,25 +190,7 @@ class Site:
                 items.append(f'<li><a class="llm-backlink" href="{get_relative_url(f.url, page.file.url)}">'
                              f'{escape(self.notes[rel].name)}</a></li>')
         body = f"<ul>{''.join(items)}</ul>" if items else "<p>No other note links here yet.</p>"
-        return f'<section class="llm-backlinks"><h2 id="llm-backlinks">Backlinks</h2>{body}</section>'
-
-    def graph_data(self, files) -> dict:
-        nodes, edges = {}, set()
-        for note in self.vault.notes:
-            f = files.get_file_from_path(note.rel)
-            nodes[note.rel] = {"id": note.rel, "title": note.name, "url": f.url if f else None}
-        for note in self.vault.notes:
-            for link in note.links:
-                res = self.resolver.resolve(link, note)
-                if res.planned:
-                    target = f"planned:{link.target.casefold()}"
-                    nodes.setdefault(target, {"id": target, "title": link.target, "url": None, "planned": True})
-                elif res.note is not None and res.note is not note:
-                    target = res.note.rel
-                else:
-                    continue
-                edges.add((note.rel, target))
-        return {"nodes": list(nodes.values()), "links": sorted(edges)}
+        return f'<section class="llm-backlinks" data-search-exclude><h2>Backlinks</h2>{body}</section>'
 
 
 def _after_title(html: str, fragment: str) -> str:
@@ -277,22 +259,18 @@ def on_files(files, config):
             log.info(f"not rendered: {note.diagnostics[0]}")
     home = files.get_file_from_path("Index.md")
     if home is not None and files.get_file_from_path("index.md") is None:
-        home.name, home.dest_uri, home.url = "index", "index.html", "./"
+        home.name, home.dest_uri = "index", "index.html"
+        home.url = "./" if config.use_directory_urls else "index.html"  # file:// opens no directory index
         home.abs_dest_path = str(Path(config.site_dir) / "index.html")
     elif home is None and files.get_file_from_path("index.md") is None:
         files.append(File.generated(config, "index.md", content=_stub_home(site)))
     for name in ("site.css", "site.js"):
         files.append(File.generated(config, f"{ASSET_DIR}/{name}", abs_src_path=str(ASSETS / name)))
-    generated = {"graph.md": "# Graph\n\nEvery note of the vault and the links between them; click a note to open "
-                             "it. Grey notes are planned, not written yet.\n\n"
-                             '<div class="llm-graph llm-graph-full"></div>\n',
-                 "tags.md": "# Tags\n\n<!-- material/tags -->\n"}
+    generated = {"tags.md": "---\nsearch:\n  exclude: true\n---\n\n# Tags\n\n<!-- material/tags -->\n"}
     for uri, content in generated.items():
         if files.get_file_from_path(uri) is None:
             files.append(File.generated(config, uri, content=content))
-    data = json.dumps(site.graph_data(files), ensure_ascii=False).replace("</", "<\\/")
-    files.append(File.generated(config, f"{ASSET_DIR}/graph-data.js", content=f"window.LLM_VAULT_GRAPH = {data};\n"))
-    return files
+    return site_extras.on_files(site, files, config, ASSET_DIR)
 
 
 def _stub_home(site: Site) -> str:
@@ -319,7 +297,7 @@ def on_page_content(html: str, page, config, files):
     note, CTX.note = CTX.note, None
     if note is None or site is None or note.rel not in site.notes:
         return html
-    return site.html_for(note, html, page, files)
+    return site_extras.page_content(site, note, html, site.html_for(note, html, page, files))
 
 
 def on_post_build(config) -> None:
@@ -332,6 +310,7 @@ def on_post_build(config) -> None:
     for path, data in site.figures.items():
         (Path(config.site_dir) / path).parent.mkdir(parents=True, exist_ok=True)
         (Path(config.site_dir) / path).write_bytes(data)
+    site_extras.on_post_build(site, config, ASSET_DIR)
 
 
 # ---- the commands

@@ -266,18 +266,18 @@ def test_check_and_the_strict_site_agree_on_a_vault_holding_every_rule(agreement
     pages = "".join(p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
     article = "".join(part.split("</article>")[0] for part in pages.split("<article")[1:])
     assert "[[" not in article.replace("[[not a link]]", "") and "%%" not in article and "^[" not in article
-    guide = (site / "Notes/Guide/index.html").read_text(encoding="utf-8")  # footnotes numbered as referenced
+    guide = (site / "Notes/Guide.html").read_text(encoding="utf-8")  # footnotes numbered as referenced
     assert guide.index('href="#fn:llm-inline-1">1<') < guide.index('href="#fn:1">2<')
-    for img in ("../../media/diagram.png",):
+    for img in ("../media/diagram.png",):
         assert f'src="{img}"' in article
     assert (site / "media/diagram.png").exists() and "llm-missing" not in article
     home = (site / "index.html").read_text(encoding="utf-8")
-    assert 'A tip that links to <a class="llm-link" href="Notes/Other/">Other</a>' in home  # a callout's title
-    assert 'A second paragraph, <a class="llm-link" href="Note.1/">Note.1</a> .' in home  # its body, re-indented
-    headings = (site / "Headings/index.html").read_text(encoding="utf-8")
+    assert 'A tip that links to <a class="llm-link" href="Notes/Other.html">Other</a>' in home  # a callout's title
+    assert 'A second paragraph, <a class="llm-link" href="Note.1.html">Note.1</a> .' in home  # its body, re-indented
+    headings = (site / "Headings.html").read_text(encoding="utf-8")
     for anchor in ("bold-and-em-heading", "using-links-here", "code-x-too", "unicode-dash", "setup_1"):
-        assert f'href="../Note.1/#{anchor}"' in headings, anchor
-        assert f'id="{anchor}"' in (site / "Note.1/index.html").read_text(encoding="utf-8")
+        assert f'href="Note.1.html#{anchor}"' in headings, anchor
+        assert f'id="{anchor}"' in (site / "Note.1.html").read_text(encoding="utf-8")
 
 
 def test_the_strict_site_refuses_what_obsidian_does_not_resolve(tmp_path):
@@ -296,9 +296,9 @@ def test_a_note_that_is_not_utf8_gets_a_page_naming_the_problem_and_the_rest_bui
     vault = write_site_vault(tmp_path, {"Index.md": "# Home\n\n[[Other]]\n", "Other.md": "# Other\n",
                                         "Latin.md": "# Caf\xe9\n".encode("latin-1")})
     build(vault, tmp_path / "site", tmp_path / "cache", run=False)  # strict: no warning, no UnicodeDecodeError
-    latin = (tmp_path / "site/Latin/index.html").read_text(encoding="utf-8")
+    latin = (tmp_path / "site/Latin.html").read_text(encoding="utf-8")
     assert "Latin.md:1: error: not valid UTF-8 (invalid continuation byte at byte 5)" in latin
-    assert 'href="Other/"' in (tmp_path / "site/index.html").read_text(encoding="utf-8")
+    assert 'href="Other.html"' in (tmp_path / "site/index.html").read_text(encoding="utf-8")
 
 
 # A `%%` line never closed hides everything after it (as the comment block of Basic formatting syntax, left open);

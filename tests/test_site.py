@@ -1,6 +1,7 @@
 """The site: the Obsidian Markdown extension, cached outputs, badges — on the fixture vault (tests/site_vault)."""
 from __future__ import annotations
 
+import json
 import re
 
 import markdown
@@ -145,13 +146,13 @@ def page(site, rel: str) -> str:
 
 def test_site_links(site):
     home = page(site, "index.html")
-    assert '<a class="llm-link" href="Topics/Alpha/">the alpha note</a>' in home
-    assert 'href="Topics/Alpha/#section-two"' in home and 'href="Topics/Alpha/#results-with-a-figure"' in home
-    assert 'href="Topics/Alpha/#^key-point"' in home
+    assert '<a class="llm-link" href="Topics/Alpha.html">the alpha note</a>' in home
+    assert 'href="Topics/Alpha.html#section-two"' in home and 'href="Topics/Alpha.html#results-with-a-figure"' in home
+    assert 'href="Topics/Alpha.html#^key-point"' in home
     assert 'title="planned, not written yet">Future Note<' in home
     assert "<code>[[Not A Link]]</code>" in home and "[[Not A Link Either]]" in home
     assert re.search(r'<img [^>]*src="pixel.png"[^>]*width="200"', home)
-    alpha = page(site, "Topics/Alpha/index.html")
+    alpha = page(site, "Topics/Alpha.html")
     assert 'id="section-two"' in alpha and 'id="results-with-a-figure"' in alpha
     assert '<p id="^key-point">The key point of this note is this sentence.</p>' in alpha
 
@@ -163,45 +164,46 @@ def test_site_callouts_transclusion_and_tags(site):
     assert '<div class="admonition todo">' in home
     embed = home[home.index('class="llm-embed"'):]
     assert "This section is transcluded into the index" in embed
-    assert '<a class="llm-link" href="Topics/Alpha/#code">Code</a>' in embed
-    assert 'href="tags/#tag:inline-tag"' in home
-    assert 'id="tag:inline-tag"' in (site.site / "tags/index.html").read_text()
+    assert '<a class="llm-link" href="Topics/Alpha.html#code">Code</a>' in embed
+    assert 'href="tags.html#tag:inline-tag"' in home
+    assert 'id="tag:inline-tag"' in (site.site / "tags.html").read_text()
 
 
 def test_site_outputs(site):
-    alpha = page(site, "Topics/Alpha/index.html")
+    alpha = page(site, "Topics/Alpha.html")
     assert "hello vault" in alpha
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in alpha and "<script>alert" not in alpha
     rich = re.search(r'<div class="llm-out llm-html">.*?</div>', alpha).group(0)
     assert "<td>tiny</td>" in rich and "PWNED" not in rich
     assert "Not run: needs 8 GPUs" in alpha
     assert "ZeroDivisionError" in alpha
-    figure = re.search(r'<img alt="figure" src="\.\./\.\./(llm-vault/figures/\w+\.png)"', alpha)
+    figure = re.search(r'<img alt="figure" src="\.\./(llm-vault/figures/\w+\.png)"', alpha)
     assert figure, alpha[alpha.index('id="results-with-a-figure"'):][:3000]
     assert (site.site / figure.group(1)).read_bytes().startswith(b"\x89PNG")
-    beta = page(site, "Beta/index.html")
+    beta = page(site, "Beta.html")
     assert "RuntimeError: boom &lt;b&gt;bold&lt;/b&gt;" in beta and "an earlier cell failed" in beta
 
 
 def test_site_badges_and_downloads(site):
-    alpha = page(site, "Topics/Alpha/index.html")
+    alpha = page(site, "Topics/Alpha.html")
     key = site.results["Topics/Alpha.md"].key
     assert 'class="llm-badge llm-passed"' in alpha and key[:8] in alpha
-    assert 'href="../../companions/alpha.py"' in alpha and 'href="../../notebooks/alpha.ipynb"' in alpha
+    assert 'href="../companions/alpha.py"' in alpha and 'href="../notebooks/alpha.ipynb"' in alpha
     assert (site.site / "companions/alpha.py").exists() and (site.site / "notebooks/alpha.ipynb").exists()
     assert "hello vault" in (site.site / "notebooks/alpha.ipynb").read_text()
-    assert 'class="llm-badge llm-failed"' in page(site, "Beta/index.html")
+    assert 'class="llm-badge llm-failed"' in page(site, "Beta.html")
     assert "llm-badge" not in page(site, "index.html")  # no code, no badge
 
 
 def test_site_backlinks_graph_and_private_files(site):
-    alpha = page(site, "Topics/Alpha/index.html")
+    alpha = page(site, "Topics/Alpha.html")
     backlinks = alpha[alpha.index('class="llm-backlinks"'):]
-    assert 'href="../../Beta/"' in backlinks and 'href="../../"' in backlinks
-    assert 'data-note="Topics/Alpha.md"' in alpha
-    assert (site.site / "graph/index.html").exists()
-    data = (site.site / "llm-vault/graph-data.js").read_text()
-    assert '"Topics/Alpha.md"' in data and '"planned": true' in data
+    assert 'href="../Beta.html"' in backlinks and 'href="../index.html"' in backlinks
+    assert (site.site / "graph.html").exists()
+    data = json.loads((site.site / "llm-vault/graph-data.js").read_text().split("=", 1)[1].rstrip(";\n"))
+    titles = [n[0] for n in data["nodes"]]
+    assert f'data-node="{titles.index("Alpha")}"' in alpha
+    assert ["Future Note", None, data["folders"].index("(planned)"), 1] in data["nodes"]
     published = {p.relative_to(site.site).as_posix() for p in site.site.rglob("*")}
     assert not any(".planned" in p or "__pycache__" in p or p.startswith(".") for p in published)
 
@@ -220,6 +222,6 @@ def test_missing_link_fails_the_strict_build_naming_the_file(tmp_path):
 def test_not_run_badge_without_cache(tmp_path):
     vault = fresh_vault(tmp_path)
     build(vault, tmp_path / "site", tmp_path / "cache", run=False)
-    html = (tmp_path / "site/Topics/Alpha/index.html").read_text()
+    html = (tmp_path / "site/Topics/Alpha.html").read_text()
     assert 'class="llm-badge llm-not-run"' in html and "Not run: needs 8 GPUs" in html
     assert (tmp_path / "site/notebooks/alpha.ipynb").exists()  # the notebook without outputs

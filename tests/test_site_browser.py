@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from urllib.parse import quote
 from pathlib import Path
 
 import pytest
@@ -195,18 +196,18 @@ def test_wiki_link_click_lands_on_the_heading(browser, fixture_site):
     browser.click("a.llm-link[href$='#results-with-a-figure']")
     browser.wait_for("location.hash === '#results-with-a-figure' && document.readyState === 'complete'")
     assert browser.wait_for(IN_VIEW.format(json.dumps("#results-with-a-figure")))
-    assert browser.eval("location.pathname") == "/Topics/Alpha/"
+    assert browser.eval("location.pathname") == "/Topics/Alpha.html"
 
 
 def test_block_link_lands_on_the_paragraph(browser, fixture_site):
     browser.open(fixture_site)
     browser.click("a.llm-link[href$='#^key-point']")
-    browser.wait_for("location.pathname === '/Topics/Alpha/' && document.readyState === 'complete'")
+    browser.wait_for("location.pathname === '/Topics/Alpha.html' && document.readyState === 'complete'")
     assert browser.wait_for(IN_VIEW.format(json.dumps('[id="^key-point"]')))
 
 
 def test_outputs_and_figure_are_visible(browser, fixture_site):
-    browser.open(fixture_site + "Topics/Alpha/")
+    browser.open(fixture_site + "Topics/Alpha.html")
     assert browser.eval(VISIBLE.format(json.dumps(".llm-outputs pre.llm-stdout")))
     assert "hello vault" in browser.eval("document.querySelector('.llm-outputs pre.llm-stdout').innerText")
     assert "<script>alert('x')</script>" in browser.eval("document.querySelector('.llm-stdout').innerText")
@@ -230,21 +231,20 @@ def test_search_finds_a_note_by_a_word_of_its_body(browser, fixture_site):
 
 
 def test_backlink_and_graph(browser, fixture_site):
-    browser.open(fixture_site + "Beta/")
+    browser.open(fixture_site + "Beta.html")
     browser.click(".llm-backlinks a.llm-backlink")  # Index links to Beta
-    browser.wait_for("location.pathname === '/' && document.readyState === 'complete'")
-    browser.open(fixture_site + "graph/")
-    nodes = browser.wait_for("document.querySelectorAll('.llm-graph-full svg circle').length")
+    browser.wait_for("location.pathname === '/index.html' && document.readyState === 'complete'")
+    browser.open(fixture_site + "graph.html")  # the graph is a canvas (graph.js): read its state
+    nodes = browser.wait_for("document.querySelector('.llm-graph-full').llmGraphState.nodes.length")
     assert nodes >= 4  # Index, Alpha, Beta and the planned note
-    assert browser.eval("document.querySelectorAll('.llm-graph-full svg line').length") >= 3
-    browser.click(".llm-graph-full svg a[href$='Topics/Alpha/'] circle")
-    browser.wait_for("location.pathname === '/Topics/Alpha/' && document.readyState === 'complete'")
-    local = browser.wait_for("document.querySelectorAll('.llm-graph-local svg circle').length")
+    assert browser.eval("document.querySelector('.llm-graph-full').llmGraph.graphData().links.length") >= 3
+    browser.open(fixture_site + "Topics/Alpha.html")
+    local = browser.wait_for("document.querySelector('.llm-graph-local').llmGraphState.nodes.length")
     assert local >= 3  # Alpha, Index and Beta
 
 
 def test_no_console_errors(browser, fixture_site):
-    for path in ("", "Topics/Alpha/", "Beta/", "graph/", "tags/"):
+    for path in ("", "Topics/Alpha.html", "Beta.html", "graph.html", "tags.html"):
         browser.open(fixture_site + path)
         time.sleep(0.3)
     assert browser.errors == []
@@ -259,11 +259,11 @@ def test_the_real_vault_site(browser):
         browser.errors.clear()
         browser.open(server.url)
         assert browser.eval("document.querySelector('article h1') !== null")
-        browser.open(server.url + "graph/")
-        assert browser.wait_for("document.querySelectorAll('.llm-graph-full svg circle').length") > 5
-        pages = [p for p in site.rglob("index.html") if 'class="llm-outputs"' in p.read_text(encoding="utf-8")]
+        browser.open(server.url + "graph.html")
+        assert browser.wait_for("document.querySelector('.llm-graph-full').llmGraphState.nodes.length") > 5
+        pages = [p for p in site.rglob("*.html") if 'class="llm-outputs"' in p.read_text(encoding="utf-8")]
         if pages:
-            browser.open(server.url + pages[0].parent.relative_to(site).as_posix() + "/")
+            browser.open(server.url + quote(pages[0].relative_to(site).as_posix()))
             assert browser.eval(VISIBLE.format(json.dumps(".llm-outputs")))
             browser.screenshot("site-real-vault-note.png")
         assert browser.errors == []
