@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("check", help="check links, frontmatter, fences and companions; exit 1 on any error")
     sub.add_parser("export", help="write the companion modules of every note")
+    fmt = sub.add_parser("fmt", help="format the notes' python cells to the width of the site's code column")
+    fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 if a note would change")
 
     run = sub.add_parser("run", help="execute notes (all by default) through nbclient, with the cache")
     run.add_argument("notes", nargs="*", help="note paths or names (default: every note with code)")
@@ -80,6 +82,12 @@ def cmd_export(cfg, args) -> int:
         print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     print(f"{len(written)} companion files changed", file=sys.stderr)
     return 0
+
+
+def cmd_fmt(cfg, args) -> int:
+    from .fmt import fmt_vault
+
+    return fmt_vault(cfg.vault, check=args.check)
 
 
 def cmd_run(cfg, args) -> int:

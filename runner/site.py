@@ -33,7 +33,9 @@ from .export import ExportError, code_cells, companion_name, to_notebook
 from .index import WIKILINK, Note, note_paths, read_note, read_vault, split_frontmatter
 from .links import Resolver, backlinks
 from .markdown_ext import BLOCK_ID_AT_END, PageContext, VaultExtension, find_heading
-from .outputs import badge, render_cell
+from .site_math import ObsidianMathExtension
+from .figures import describe
+from .outputs import badge, is_measured, render_cell, scrub_paths
 
 log = logging.getLogger("mkdocs.plugins.llm_vault")
 MKDOCS_YML = REPO_ROOT / "mkdocs.yml"
@@ -133,7 +135,12 @@ class Site:
         def output(m: re.Match) -> str:
             n = int(m.group(1))
             cell = cells[n] if n < len(cells) else None
-            return render_cell(cell, own_cells[n].skip_reason if n < len(own_cells) else None, failed, figure)
+            if n >= len(own_cells):
+                return render_cell(cell, None, failed, figure)
+            own = own_cells[n]
+            section = next((h.text for h in reversed(note.headings) if h.line < own.line), None)
+            return render_cell(cell, own.skip_reason, failed, figure, alt=describe(own.source, section),
+                               measured=is_measured(own.attrs, cell))
 
         def figure(mime: str, data: bytes) -> str:  # a file, not a data URI: pages stay small and fast to index
             path = f"{ASSET_DIR}/figures/{hashlib.sha256(data).hexdigest()[:16]}{FIGURE_SUFFIX.get(mime, '.png')}"
@@ -246,7 +253,7 @@ def on_startup(command: str, dirty: bool = False) -> None:
 
 def on_config(config):
     if options["enabled"]:
-        config.markdown_extensions.append(VaultExtension(CTX))
+        config.markdown_extensions.extend([VaultExtension(CTX), ObsidianMathExtension()])
     return config
 
 
@@ -276,8 +283,9 @@ def on_files(files, config):
         home.abs_dest_path = str(Path(config.site_dir) / "index.html")
     elif home is None and files.get_file_from_path("index.md") is None:
         files.append(File.generated(config, "index.md", content=_stub_home(site)))
-    for name in ("site.css", "site.js"):
-        files.append(File.generated(config, f"{ASSET_DIR}/{name}", abs_src_path=str(ASSETS / name)))
+    for asset in sorted(p for p in ASSETS.rglob("*") if p.is_file()):  # CSS, JS, the vendored KaTeX
+        uri = f"{ASSET_DIR}/{asset.relative_to(ASSETS).as_posix()}"
+        files.append(File.generated(config, uri, abs_src_path=str(asset)))
     generated = {"graph.md": "# Graph\n\nEvery note of the vault and the links between them; click a note to open "
                              "it. Grey notes are planned, not written yet.\n\n"
                              '<div class="llm-graph llm-graph-full"></div>\n',
@@ -310,6 +318,7 @@ def on_page_markdown(markdown: str, page, config, files):
     return site.markdown_for(note)
 
 
+@event_priority(50)  # before mkdocs-glightbox wraps the page's images: our figures are in the page by then
 def on_page_content(html: str, page, config, files):
     note, CTX.note = CTX.note, None
     if note is None or site is None or note.rel not in site.notes:
@@ -323,10 +332,26 @@ def on_post_build(config) -> None:
     out = Path(config.site_dir) / NOTEBOOK_DIR
     out.mkdir(parents=True, exist_ok=True)
     for name, nb in site.notebooks.items():
-        nbformat.write(nb, out / f"{name}.ipynb")
+        nbformat.write(_published(nb), out / f"{name}.ipynb")
     for path, data in site.figures.items():
         (Path(config.site_dir) / path).parent.mkdir(parents=True, exist_ok=True)
         (Path(config.site_dir) / path).write_bytes(data)
+
+
+def _published(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook as downloaded from the site: its outputs without the build machine's paths."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = scrub_paths("".join(out["text"]) if isinstance(out["text"], list) else out["text"])
+            if "traceback" in out:
+                out["traceback"] = [scrub_paths(line) for line in out["traceback"]]
+            for mime in ("text/plain", "text/html"):
+                if mime in out.get("data", {}):
+                    value = out["data"][mime]
+                    out["data"][mime] = scrub_paths("".join(value) if isinstance(value, list) else value)
+    return nb
 
 
 # ---- the commands

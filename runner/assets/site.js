@@ -124,3 +124,28 @@
   if (window.document$ && window.document$.subscribe) window.document$.subscribe(init);  // Material's page hook
   else document.addEventListener("DOMContentLoaded", init);
 })();
+
+// Long outputs (outputs.py marks those past LONG_OUTPUT lines) are folded, with a button to see all of them.
+(function () {
+  "use strict";
+  function fold() {
+    document.querySelectorAll("pre.llm-long:not(.llm-folded):not(.llm-unfolded)").forEach(function (pre) {
+      var lines = pre.getAttribute("data-lines");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "llm-unfold";
+      button.setAttribute("aria-expanded", "false");
+      button.textContent = "Show all " + lines + " lines";
+      button.addEventListener("click", function () {
+        var open = pre.classList.toggle("llm-unfolded");
+        pre.classList.toggle("llm-folded", !open);
+        button.setAttribute("aria-expanded", String(open));
+        button.textContent = open ? "Show fewer lines" : "Show all " + lines + " lines";
+      });
+      pre.classList.add("llm-folded");
+      pre.parentNode.insertBefore(button, pre.nextSibling);
+    });
+  }
+  if (window.document$ && window.document$.subscribe) window.document$.subscribe(fold);
+  else document.addEventListener("DOMContentLoaded", fold);
+})();
