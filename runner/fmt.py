@@ -62,7 +62,7 @@ def ruff_format(sources: dict, line_length: int) -> dict:
         for n, (key, source) in enumerate(sources.items()):
             files[key] = Path(tmp) / f"cell{n}.py"
             files[key].write_text(source.rstrip("\n") + "\n", encoding="utf-8")
-        done = subprocess.run([_ruff(), "format", "--quiet", "--no-cache", "--isolated",
+        done = subprocess.run([_ruff(), "format", "--no-cache", "--isolated",
                                f"--line-length={line_length}", tmp], capture_output=True, text=True)
         if done.returncode != 0:  # ruff names the file it could not parse: say which cell that is
             bad = [key for key, f in files.items() if f.name in done.stderr]
@@ -159,9 +159,14 @@ def _too_long(source: str, line_length: int) -> bool:
 
 
 def rewrap_comments_and_docstrings(source: str, line_length: int) -> str:
+    """Before ruff (so that it never explodes a statement to make room for its comment) and after black."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source  # ruff names the error
     lines = source.split("\n")
     docstrings = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body and \
                 isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and \
@@ -172,9 +177,10 @@ def rewrap_comments_and_docstrings(source: str, line_length: int) -> str:
     for tok in comments:
         row, col = tok.start
         line = lines[row - 1]
-        if len(line) <= line_length:
-            continue
         code = line[:col].rstrip()
+        width = len(code) + 2 + len(tok.string) if code.strip() else col + len(tok.string)  # ruff: `x  # …`
+        if width <= line_length:
+            continue
         indent = line[:len(line) - len(line.lstrip())]
         text = tok.string.lstrip("#").strip()
         wrapped = textwrap.wrap(text, max(20, line_length - len(indent) - 2), break_long_words=False,
@@ -195,13 +201,14 @@ def rewrap_comments_and_docstrings(source: str, line_length: int) -> str:
 def format_notes(notes: list[Note], line_length: int = LINE_LENGTH) -> dict[Path, str]:
     """{note path: new text} for every note whose cells change.
 
-    ruff formats every cell (fast, one call); only the cells that still have a line too long go through black's
-    string splitting and the comment/docstring re-wrapping, then ruff again, so that a formatted vault is a fixed
-    point of ruff alone and a second run changes nothing.
+    Comments and docstrings are re-wrapped, then ruff formats every cell (fast, one call); only the cells that
+    still have a line too long go through black's string splitting, the packed-string cuts and the re-wrapping,
+    then ruff again, so that a formatted vault is a fixed point and a second run changes nothing (and is fast).
     """
     cells = {(i, n): fence for i, note in enumerate(notes) for n, fence in enumerate(note.cells)}
     try:
-        sources = ruff_format({key: fence.source for key, fence in cells.items()}, line_length)
+        sources = ruff_format({key: rewrap_comments_and_docstrings(fence.source, line_length)
+                               for key, fence in cells.items()}, line_length)
         long = {key: sources[key] for key in sources if _too_long(sources[key], line_length)}
         for key in long:
             try:
