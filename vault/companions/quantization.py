@@ -282,7 +282,8 @@ if __name__ == "__main__":
 
     fp32_linear = weight_bytes(model)
     n_linear_weights = fp32_linear // 4
-    print(f"quantized scope: {sum(1 for n, m in model.named_modules() if isinstance(m, nn.Linear) and n != 'lm_head')} "
+    in_scope = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and n != "lm_head"]
+    print(f"quantized scope: {len(in_scope)} "
           f"Linear layers, {n_linear_weights:,} weights = {fp32_linear / 1024:.1f} KiB in fp32 "
           f"(whole model {model_bytes(model) / 1024:.1f} KiB)")
     print()
@@ -307,7 +308,7 @@ if __name__ == "__main__":
     assert r4["ratio"] >= 6.0 and r4["ppl"] <= ppl_fp32 * 1.02, r4
 
 
-# %% note_line=412
+# %% note_line=413
 if __name__ == "__main__":
     def forward_seconds(m, x, repeats=5):
         with torch.no_grad():
@@ -339,7 +340,7 @@ if __name__ == "__main__":
         print(f"torch.ao.quantization.quantize_dynamic is not available here: {type(exc).__name__}: {exc}")
 
 
-# %% note_line=482
+# %% note_line=483
 if __name__ == "__main__":
     def prune_copy(m, sparsity):
         pruned = copy.deepcopy(m)
@@ -365,7 +366,7 @@ if __name__ == "__main__":
     assert csr_50 >= dense_fp16
 
 
-# %% note_line=520
+# %% note_line=521
 if __name__ == "__main__":
     draft, _, _ = get_pretrained(size="draft")
     draft = draft.cpu().eval()
@@ -383,7 +384,7 @@ if __name__ == "__main__":
     assert kl > 0
 
 
-# %% note_line=546
+# %% note_line=547
 if __name__ == "__main__":
     def kv_bytes_per_token(n_layer, n_kv_head, head_dim, bytes_per_number=2):
         return 2 * n_layer * n_kv_head * head_dim * bytes_per_number
