@@ -321,6 +321,20 @@ def test_math_outputs_and_figure_in_both_themes(browser, fixture_site, width, he
     browser.screenshot(f"site-figure-{_suffix(width, dark)}.png")
     if width >= 1400:
         assert browser.eval(SIDEWAYS) == {"page": False, "boxes": []}
+    assert browser.eval(COPY_BUTTON_COVERS) == []
+
+
+# Material puts a copy button in the top right corner of every code box: no character of an output may lie under it
+COPY_BUTTON_COVERS = """(() => { const hits = [];
+    document.querySelectorAll('pre.llm-out').forEach(pre => {
+        const button = pre.querySelector('.md-code__nav, .md-clipboard');  // Material ≥ 9.7, older
+        if (!button) { hits.push('no copy button found: ' + pre.innerText.slice(0, 40)); return; }
+        const b = button.getBoundingClientRect(), range = document.createRange();
+        range.selectNodeContents(pre.querySelector('code'));
+        for (const r of range.getClientRects())
+            if (r.width && r.left < b.right && r.right > b.left && r.top < b.bottom && r.bottom > b.top)
+                hits.push(pre.innerText.slice(0, 60));
+    }); return [...new Set(hits)]; })()"""
 
 
 def test_a_figure_enlarges_on_click(browser, fixture_site):
