@@ -149,3 +149,22 @@
   if (window.document$ && window.document$.subscribe) window.document$.subscribe(fold);
   else document.addEventListener("DOMContentLoaded", fold);
 })();
+
+// On a desktop, a code box a little wider than the column (a ```text diagram, a shell line: `llm-vault fmt` formats
+// only python cells) is shown whole in a smaller font instead of scrolling sideways; down to 70% of the size, beyond
+// that it scrolls as before. Phones keep the normal size and scroll.
+(function () {
+  "use strict";
+  function fit() {
+    if (window.innerWidth < 1200) return;
+    document.querySelectorAll("article .highlight pre > code").forEach(function (code) {
+      code.style.fontSize = "";
+      var ratio = code.clientWidth / code.scrollWidth, size = parseFloat(getComputedStyle(code).fontSize);
+      if (ratio < 1 && ratio >= 0.7) code.style.fontSize = (size * ratio * 0.98).toFixed(2) + "px";
+    });
+  }
+  if (window.document$ && window.document$.subscribe) window.document$.subscribe(fit);
+  else document.addEventListener("DOMContentLoaded", fit);
+  window.addEventListener("load", fit);
+  window.addEventListener("resize", fit);
+})();
