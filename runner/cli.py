@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     verb("check", "check links, frontmatter, code fences and companions; print `path:line: message`, exit 1 on "
                   "any error")
     verb("export", "write the companion module of every note with code (vault/companions/)")
+    fmt = verb("fmt", "format the notes' python cells to the width of the site's code column (ruff)")
+    fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 if a note would change")
 
     run = verb("run", "execute notes (all with code, by default) in fresh kernels, reusing cached results")
     run.add_argument("notes", nargs="*", metavar="NOTE",
@@ -130,6 +132,12 @@ def cmd_export(cfg, args) -> int:
         print(f"wrote {_shown(path)}")
     print(f"{_count(len(written), 'companion file')} changed", file=sys.stderr)
     return 0
+
+
+def cmd_fmt(cfg, args) -> int:
+    from .fmt import fmt_vault
+
+    return fmt_vault(cfg.vault, check=args.check)
 
 
 def cmd_run(cfg, args) -> int:

@@ -252,7 +252,10 @@ class CoreSlots:
 def _setup_source(note: Note, threads: int) -> str:
     return (f"import os as _os\n_os.chdir({str(note.path.parent)!r})\n"
             f"from runner.env import seed_everything as _seed, set_threads as _threads\n"
-            f"_threads({threads})\n_seed(0)\ndel _os, _seed, _threads\n")
+            f"_threads({threads})\n_seed(0)\ndel _os, _seed, _threads\n"
+            # figures as 2x PNGs that say their 1x size: sharp on high-density screens (the site reads the size)
+            "from matplotlib_inline.backend_inline import set_matplotlib_formats as _formats\n"
+            "_formats('retina')\ndel _formats\n")
 
 
 async def execute_note(job: Job, kernel, timeout: float, device: str, threads: int = 1,

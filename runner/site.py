@@ -10,192 +10,41 @@ re-runs only the note you edit. The mkdocs side is a set of hooks (mkdocs.yml �
   under each ```python fence, `![[Note#Section]]` lines become the section's text;
 - on_page_content: outputs, the verification badge and backlinks go into the page's HTML; site_extras adds the
   aliases, the local graph and keeps the page's text for hover previews;
-- on_post_build: the executed notebooks are written to `site/notebooks/` (and the previews, by site_extras).
+- on_post_build: the executed notebooks are written to `site/notebooks/`, the figures to `llm-vault/figures/`
+  (and the previews, by site_extras).
+
+What a page shows is built by `Site` (site_pages.py); math is site_math.py, outputs outputs.py.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import sys
-from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
 import nbformat
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
-from mkdocs.utils import get_relative_url
 
 from . import config as config_mod
-from .cache import Cache
-from .execute import plan, resolve_device, run_vault
-from .export import ExportError, code_cells, companion_name, to_notebook
-from .index import WIKILINK, Note, note_paths, read_note, read_vault, split_frontmatter
-from .links import Resolver, backlinks
-from .markdown_ext import BLOCK_ID_AT_END, PageContext, VaultExtension, find_heading, unreadable_page
-from .outputs import badge, render_cell
 from . import site_extras
+from .execute import resolve_device, run_vault
+from .index import note_paths, read_note
+from .markdown_ext import PageContext, VaultExtension, unreadable_page
+from .outputs import scrub_paths
+from .site_math import ObsidianMathExtension
+from .site_pages import ASSET_DIR, NOTEBOOK_DIR, Site
 
 log = logging.getLogger("mkdocs.plugins.llm_vault")
 ASSETS = Path(__file__).parent / "assets"
-ASSET_DIR = "llm-vault"                # where our CSS/JS land in the site
-NOTEBOOK_DIR = "notebooks"
-FIGURE_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/svg+xml": ".svg"}
-OUTPUT_MARK = "<!-- llm-vault-output {} -->"
-FENCE_OPENING = re.compile(r"^(\s*(?:>\s?)*\s*)(`{3,}|~{3,})\s*([\w+#.-]*).*$")
 
 # What the current process asked for (set by build_site/serve_site; plain `mkdocs build` leaves the defaults).
 options: dict = {"cfg": None, "device": None, "serve": False, "seen": None, "enabled": True, "keys": None}
 CTX = PageContext()
 site: "Site | None" = None
-
-
-class Site:
-    """Everything the hooks need about the vault, computed once per build."""
-
-    def __init__(self, cfg: config_mod.Config, device: str, keys: dict[str, str] | None = None):
-        """`keys`: {note: cache key} when the caller has just run the vault; else they come from `plan()`."""
-        self.cfg, self.device = cfg, device
-        if keys is not None:
-            self.vault = read_vault(cfg.vault)
-        else:
-            try:
-                self.vault, jobs = plan(cfg, None, device)
-                keys = {job.note.rel: job.key for job in jobs}
-            except (ExportError, SystemExit) as exc:  # a note being written cannot be exported: show no outputs
-                log.info(f"outputs not shown: {exc}")
-                self.vault, keys = read_vault(cfg.vault), {}
-        self.keys = keys
-        self.notes = {note.rel: note for note in self.vault.notes}
-        self.resolver = Resolver(self.vault, cfg.planned)
-        self.incoming = backlinks(self.resolver)
-        self.cache = Cache(cfg.cache_dir)
-        self.notebooks: dict[str, nbformat.NotebookNode] = {}
-        self.figures: dict[str, bytes] = {}  # site path → image, written after the build
-        self.tags_plugin = None                # Material's, for the anchors of its tags page
-
-    def run_of(self, note: Note):
-        key = self.keys.get(note.rel)
-        return self.cache.load(key) if key else None
-
-    # ---- Markdown, before rendering
-
-    def markdown_for(self, note: Note) -> str:
-        """The note's Markdown with output placeholders after each code cell and embedded sections inlined."""
-        _, _, body = split_frontmatter(note.text)  # frontmatter blanked: line numbers stay those of the file
-        lines = body.split("\n")
-        for fence in note.fences:  # keep the language, drop jupytext attributes (`export`, `skip="…"`)
-            lines[fence.line - 1] = FENCE_OPENING.sub(r"\1\2\3", lines[fence.line - 1])
-        after = {fence.end_line: ["", OUTPUT_MARK.format(n), ""] for n, fence in enumerate(note.cells)}
-        for link in note.links:
-            if link.embed and not link.markdown:
-                written = WIKILINK.fullmatch(lines[link.line - 1].strip())
-                res = self.resolver.resolve(link, note) if written else None
-                if res and res.note is not None and not res.error:
-                    lines[link.line - 1] = "\n".join(self.transclusion(written.group(2), link, res.note))
-        for line in sorted(after, reverse=True):
-            lines[line:line] = after[line]
-        return "\n".join(lines)
-
-    @staticmethod
-    def transclusion(inner: str, link, target: Note) -> list[str]:
-        """`![[Note#Section]]` → the section's text in a box titled with a link to it."""
-        _, _, body = split_frontmatter(target.text)
-        lines = body.split("\n")
-        if link.heading:
-            heading = find_heading(target, link.heading)
-            end = next((h.line - 1 for h in target.headings if h.line > heading.line and h.level <= heading.level),
-                       len(lines))
-            chunk = lines[heading.line:end]
-        elif link.block:
-            last = first = target.blocks[link.block]
-            while first > 1 and lines[first - 2].strip():
-                first -= 1
-            chunk = lines[first - 1:last]
-            chunk[-1] = re.sub(BLOCK_ID_AT_END, "", chunk[-1])
-        else:
-            chunk = lines
-        own = target.rel[:-3] if "/" in target.rel else target.name  # its `[[#H]]` links keep pointing at it
-        text = re.sub(r"\[\[#([^\]|]+)(\]\]|\|)", lambda m: f"[[{own}#{m[1]}|{m[1]}]]" if m[2] == "]]"
-                      else f"[[{own}#{m[1]}|", "\n".join(chunk))
-        title = inner.split("|")[0]
-        return ["", '<div class="llm-embed" markdown="1">', "", f"**[[{title}]]**", "", text, "", "</div>", ""]
-
-    # ---- HTML, after rendering
-
-    def html_for(self, note: Note, html: str, page, files) -> str:
-        run = self.run_of(note)
-        result, nb = run if run else (None, None)
-        cells = [c for c in nb.cells if c.cell_type == "code"] if nb else []
-        own_cells = code_cells(note)
-        failed = result is not None and not result.ok
-
-        def output(m: re.Match) -> str:
-            n = int(m.group(1))
-            cell = cells[n] if n < len(cells) else None
-            return render_cell(cell, own_cells[n].skip_reason if n < len(own_cells) else None, failed, figure)
-
-        def figure(mime: str, data: bytes) -> str:  # a file, not a data URI: pages stay small and fast to index
-            path = f"{ASSET_DIR}/figures/{hashlib.sha256(data).hexdigest()[:16]}{FIGURE_SUFFIX.get(mime, '.png')}"
-            self.figures[path] = data
-            return get_relative_url(path, page.file.url)
-
-        html = re.sub(OUTPUT_MARK.format(r"(\d+)"), output, html)
-        html = _after_title(html, self.badge_for(note, result, nb, page, files))
-        html = self.tag_links(html, page, files)
-        return html + self.backlinks_html(note, page, files)
-
-    def badge_for(self, note: Note, result, nb, page, files) -> str:
-        try:
-            name = companion_name(note) if note.cells else None
-        except ExportError:
-            name = None
-        if name is None:
-            return ""
-        companion = files.get_file_from_path(f"companions/{name}.py")
-        if nb is None:
-            try:
-                nb = to_notebook(note)
-            except ExportError:
-                nb = None
-        if nb is not None:
-            self.notebooks[name] = nb
-        here = page.file.url
-        return badge(result, get_relative_url(companion.url, here) if companion else None,
-                     get_relative_url(f"{NOTEBOOK_DIR}/{name}.ipynb", here) if nb is not None else None)
-
-    def tag_links(self, html: str, page, files) -> str:
-        tags_page = files.get_file_from_path("tags.md")
-        if tags_page is None:
-            return html
-        plugin = self.tags_plugin
-        base = get_relative_url(tags_page.url, page.file.url)
-
-        def href(m: re.Match) -> str:
-            tag = m.group(1)
-            if plugin is None:
-                return f'href="{base}" data-tag="{tag}"'
-            conf = plugin.config
-            anchor = conf.tags_slugify_format.format(slug=conf.tags_slugify(tag, conf.tags_slugify_separator))
-            return f'href="{base}#{escape(anchor)}" data-tag="{tag}"'
-
-        return re.sub(r'data-tag="([^"]*)" href="#"', href, html)
-
-    def backlinks_html(self, note: Note, page, files) -> str:
-        items = []
-        for rel in self.incoming.get(note.rel, []):
-            f = files.get_file_from_path(rel)
-            if f is not None:
-                items.append(f'<li><a class="llm-backlink" href="{get_relative_url(f.url, page.file.url)}">'
-                             f'{escape(self.notes[rel].name)}</a></li>')
-        body = f"<ul>{''.join(items)}</ul>" if items else "<p>No other note links here yet.</p>"
-        return f'<section class="llm-backlinks" data-search-exclude><h2>Backlinks</h2>{body}</section>'
-
-
-def _after_title(html: str, fragment: str) -> str:
-    end = html.find("</h1>")
-    return html[:end + 5] + fragment + html[end + 5:] if end >= 0 else fragment + html
 
 
 def _cfg_for(docs_dir: str) -> config_mod.Config:
@@ -226,7 +75,7 @@ def on_startup(command: str, dirty: bool = False) -> None:
 
 def on_config(config):
     if options["enabled"]:
-        config.markdown_extensions.append(VaultExtension(CTX))
+        config.markdown_extensions.extend([VaultExtension(CTX), ObsidianMathExtension()])
     return config
 
 
@@ -264,8 +113,10 @@ def on_files(files, config):
         home.abs_dest_path = str(Path(config.site_dir) / "index.html")
     elif home is None and files.get_file_from_path("index.md") is None:
         files.append(File.generated(config, "index.md", content=_stub_home(site)))
-    for name in ("site.css", "site.js"):
-        files.append(File.generated(config, f"{ASSET_DIR}/{name}", abs_src_path=str(ASSETS / name)))
+    for asset in sorted(p for p in ASSETS.rglob("*") if p.is_file()):  # CSS, JS, the vendored KaTeX
+        name = asset.relative_to(ASSETS).as_posix()
+        if name not in site_extras.OWN_ASSETS and name != "vendor/README.md":  # site_extras adds its own
+            files.append(File.generated(config, f"{ASSET_DIR}/{name}", abs_src_path=str(asset)))
     generated = {"tags.md": "---\nsearch:\n  exclude: true\n---\n\n# Tags\n\n<!-- material/tags -->\n"}
     for uri, content in generated.items():
         if files.get_file_from_path(uri) is None:
@@ -293,6 +144,7 @@ def on_page_markdown(markdown: str, page, config, files):
     return CTX.premark(site.markdown_for(note))  # Obsidian's syntax read before the callouts plugin runs
 
 
+@event_priority(50)  # before mkdocs-glightbox wraps the page's images: our figures are in the page by then
 def on_page_content(html: str, page, config, files):
     note, CTX.note = CTX.note, None
     if note is None or site is None or note.rel not in site.notes:
@@ -306,11 +158,27 @@ def on_post_build(config) -> None:
     out = Path(config.site_dir) / NOTEBOOK_DIR
     out.mkdir(parents=True, exist_ok=True)
     for name, nb in site.notebooks.items():
-        nbformat.write(nb, out / f"{name}.ipynb")
+        nbformat.write(_published(nb), out / f"{name}.ipynb")
     for path, data in site.figures.items():
         (Path(config.site_dir) / path).parent.mkdir(parents=True, exist_ok=True)
         (Path(config.site_dir) / path).write_bytes(data)
     site_extras.on_post_build(site, config, ASSET_DIR)
+
+
+def _published(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook as downloaded from the site: its outputs without the build machine's paths."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = scrub_paths("".join(out["text"]) if isinstance(out["text"], list) else out["text"])
+            if "traceback" in out:
+                out["traceback"] = [scrub_paths(line) for line in out["traceback"]]
+            for mime in ("text/plain", "text/html"):
+                if mime in out.get("data", {}):
+                    value = out["data"][mime]
+                    out["data"][mime] = scrub_paths("".join(value) if isinstance(value, list) else value)
+    return nb
 
 
 # ---- the commands

@@ -113,6 +113,7 @@ def test_errors_figures_and_results():
     assert render_output(error) == '<pre class="llm-out llm-error"><code>ValueError: bad &lt;x&gt;</code></pre>'
     png = {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo=\n", "text/plain": "<Figure>"}}
     assert '<img alt="figure" src="data:image/png;base64,iVBORw0KGgo="' in render_output(png)
+    assert '<img alt="a plot" src=' in render_output(png, alt="a plot")
     result = {"output_type": "execute_result", "data": {"text/plain": "42"}}
     assert ">42<" in render_output(result)
 
@@ -172,12 +173,13 @@ def test_site_callouts_transclusion_and_tags(site):
 def test_site_outputs(site):
     alpha = page(site, "Topics/Alpha.html")
     assert "hello vault" in alpha
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in alpha and "<script>alert" not in alpha
+    assert re.search(r"&lt;script&gt;alert\((&#x27;|')x(&#x27;|')\)&lt;/script&gt;", alpha) and "<script>alert" not in alpha
     rich = re.search(r'<div class="llm-out llm-html">.*?</div>', alpha).group(0)
     assert "<td>tiny</td>" in rich and "PWNED" not in rich
     assert "Not run: needs 8 GPUs" in alpha
     assert "ZeroDivisionError" in alpha
-    figure = re.search(r'<img alt="figure" src="\.\./(llm-vault/figures/\w+\.png)"', alpha)
+    figure = re.search(r'<img alt="Figure under “Results \(with a figure\)”" src="\.\./(llm-vault/figures/\w+\.png)"',
+                       alpha)
     assert figure, alpha[alpha.index('id="results-with-a-figure"'):][:3000]
     assert (site.site / figure.group(1)).read_bytes().startswith(b"\x89PNG")
     beta = page(site, "Beta.html")
@@ -225,3 +227,167 @@ def test_not_run_badge_without_cache(tmp_path):
     html = (tmp_path / "site/Topics/Alpha.html").read_text()
     assert 'class="llm-badge llm-not-run"' in html and "Not run: needs 8 GPUs" in html
     assert (tmp_path / "site/notebooks/alpha.ipynb").exists()  # the notebook without outputs
+
+
+# ---- math: Obsidian's `$` rules, typeset later by KaTeX in the browser
+
+@pytest.fixture
+def math():
+    from runner.site_math import ObsidianMathExtension
+
+    def convert(text: str) -> str:
+        return markdown.Markdown(extensions=["tables", "pymdownx.superfences", "pymdownx.inlinehilite",
+                                             ObsidianMathExtension()]).convert(text)
+    return convert
+
+
+def test_inline_math_keeps_its_backslashes(math):
+    html = math(r"attention is $\operatorname{softmax}\!\left(x\right)$ with $a\,b$")
+    assert r'<span class="arithmatex">\(\operatorname{softmax}\!\left(x\right)\)</span>' in html
+    assert r'<span class="arithmatex">\(a\,b\)</span>' in html
+
+
+def test_display_math_alone_and_inside_a_paragraph(math):
+    assert math(r"$$\frac{a}{b}$$") == r'<div class="arithmatex">\[\frac{a}{b}\]</div>'
+    html = math(r"Obsidian shows $$e^{i\pi}$$ as display math")
+    assert r'<span class="arithmatex arithmatex-display">\[e^{i\pi}\]</span>' in html and "$" not in html
+
+
+def test_dollars_that_obsidian_does_not_read_as_math(math):
+    assert "arithmatex" not in math("it costs $5 and $10 in total")      # a space before the closing `$`
+    assert "arithmatex" not in math("$ x$ and $x $")                     # a space after the opening one
+    assert math(r"\$y\$ is escaped") == "<p>$y$ is escaped</p>"
+    assert "arithmatex" not in math(r"\(x\) and \[y\]")                  # Obsidian reads only dollars
+    assert "arithmatex" not in math("`$x$` in code\n\n```python\nprint('$$x$$')\n```\n")
+
+
+def test_math_in_a_table_and_a_callout(math):
+    assert r'<td><span class="arithmatex">\(O(T^2)\)</span></td>' in math("| cost |\n| - |\n| $O(T^2)$ |\n")
+    assert r'<span class="arithmatex">\(k\)</span>' in math("> [!tip]\n> $k$ experts\n")
+
+
+def test_no_raw_math_on_any_note_of_the_vault():
+    """Every note of the real vault through the site's Markdown: no `$$` left outside code, no `\\!` eaten."""
+    from mkdocs.config import load_config
+    from runner import config as config_mod, site as site_mod
+
+    cfg = config_mod.load()
+    mk = load_config(config_file=str(site_mod.MKDOCS_YML), docs_dir=str(cfg.vault))
+    from runner.markdown_ext import VaultExtension
+    from runner.site_math import ObsidianMathExtension
+    md = markdown.Markdown(extensions=[*mk.markdown_extensions, VaultExtension(), ObsidianMathExtension()],
+                           extension_configs=mk.mdx_configs)
+    typeset = 0
+    for path in sorted(cfg.vault.rglob("*.md")):
+        if "companions" in path.parts:
+            continue
+        html = md.reset().convert(path.read_text(encoding="utf-8"))
+        prose = re.sub(r"<(code|pre)[^>]*>.*?</\1>", "", html, flags=re.S)
+        prose = re.sub(r'<(span|div) class="arithmatex[^"]*">.*?</\1>', "", prose, flags=re.S)
+        assert "$$" not in prose, (path.name, prose[prose.index("$$") - 200:prose.index("$$") + 100])
+        typeset += html.count('class="arithmatex')
+        if r"\!" in path.read_text(encoding="utf-8").split("```")[0]:
+            assert r"\!" in html, path.name
+    assert typeset > 100  # the vault's formulas are there to be typeset
+
+
+# ---- outputs: machine paths, tracebacks, long outputs, measured cells, figures
+
+def test_outputs_carry_no_machine_paths():
+    import sys
+    import sysconfig
+    from pathlib import Path
+    from runner.env import REPO_ROOT
+    from runner.outputs import scrub_paths
+
+    site_packages = sysconfig.get_paths()["purelib"]
+    text = (f"{site_packages}/tqdm/auto.py:21: TqdmWarning: IProgress not found\n"
+            f"{Path.home()}/.cache/models and ~/.cache/x\n{REPO_ROOT}/vault/Basics/x.py\n{sys.executable}\n")
+    clean = scrub_paths(text)
+    assert "<site-packages>/tqdm/auto.py:21: TqdmWarning" in clean
+    assert "~/.cache/models" in clean and "./vault/Basics/x.py" in clean
+    for machine in (site_packages, str(Path.home()) + "/", str(REPO_ROOT), sys.prefix):
+        assert machine not in clean, machine
+    cell = {"outputs": [{"output_type": "stream", "name": "stderr", "text": text}], "execution_count": 1}
+    assert site_packages not in render_cell(cell) and "&lt;site-packages&gt;/tqdm" in render_cell(cell)
+
+
+def test_traceback_keeps_the_notes_frames_and_folds_the_librarys():
+    import sysconfig
+    torch_dir = sysconfig.get_paths()["purelib"].replace(str(__import__("pathlib").Path.home()), "~", 1) + "/torch"
+    error = {"output_type": "error", "ename": "IndexError", "evalue": "index out of range in self", "traceback": [
+        "\x1b[31m-----\x1b[0m", "IndexError    Traceback (most recent call last)",
+        "Cell In[18], line 4\n----> 4 embedding(torch.tensor(ids))",
+        f"File {torch_dir}/nn/modules/module.py:1751, in Module._wrapped_call_impl(self)\n-> 1751 return f()",
+        f"File {torch_dir}/nn/functional.py:2615, in embedding(input)\n-> 2615 return torch.embedding()",
+        "IndexError: index out of range in self"]}
+    html = render_output(error)
+    shown, folded = html.split('<details class="llm-frames">')
+    assert "Cell In[18], line 4" in shown and "module.py" not in shown
+    assert "<summary>2 frames inside torch</summary>" in folded and "functional.py:2615" in folded
+    assert folded.index("</details>") < folded.index("IndexError: index out of range in self")
+    assert torch_dir not in html and "&lt;site-packages&gt;/torch/nn/functional.py" in folded
+
+
+def test_long_outputs_are_folded():
+    from runner.outputs import LONG_OUTPUT
+    long = {"outputs": [{"output_type": "stream", "name": "stdout",
+                         "text": "".join(f"{i}\n" for i in range(LONG_OUTPUT + 1))}], "execution_count": 1}
+    assert f'llm-long" data-lines="{LONG_OUTPUT + 1}"' in render_cell(long)
+    short = {"outputs": [{"output_type": "stream", "name": "stdout", "text": "1\n" * LONG_OUTPUT}],
+             "execution_count": 1}
+    assert "llm-long" not in render_cell(short)
+
+
+def test_measured_cells_are_marked():
+    from runner.outputs import is_measured
+    cell = {"outputs": [{"output_type": "stream", "name": "stdout", "text": "12 ms\n"}], "execution_count": 1}
+    assert "measurement — varies between runs" in render_cell(cell, measured=True)
+    assert "measurement" not in render_cell(cell)
+    assert is_measured({"tags": '["measured"]'}) and is_measured({"tags": ["measured"]})
+    assert is_measured({}, {"metadata": {"tags": ["measured"]}}) and not is_measured({"tags": '["slow"]'})
+
+
+def test_retina_figure_is_shown_at_its_own_size():
+    png = {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo="},
+           "metadata": {"image/png": {"width": 381, "height": 238}}}
+    assert re.search(r'<img alt="figure" src="[^"]+" width="381" height="238">', render_output(png))
+
+
+def test_figure_alt_text_says_what_it_shows():
+    from runner.figures import describe
+    source = ('fig, (a, b) = plt.subplots(1, 2)\na.set_title("Loss")\nb.set_title(f"Step {n}")\n'
+              'plt.xlabel("step"); plt.ylabel("loss")\nfig.suptitle("Training")\n')
+    assert describe(source) == "Figure: Loss; Step …; Training (x: step; y: loss)"
+    assert describe('ax.set(xlabel="tokens", ylabel="seconds")') == "Plot of x: tokens; y: seconds"
+    assert describe("plt.plot(x)", "Results") == "Figure under “Results”"
+
+
+def test_site_math_outputs_and_figures(site):
+    gamma = page(site, "Topics/Gamma/index.html")
+    assert r'<span class="arithmatex">\(\operatorname{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V\)</span>' in gamma
+    assert r'<div class="arithmatex">\[\mathcal{L} = -\frac{1}{N}\sum_{i=1}^{N}\log p_\theta(x_i)\]</div>' in gamma
+    prose = re.sub(r"<(code|pre)[^>]*>.*?</\1>", "", gamma, flags=re.S)
+    assert "$$" not in re.sub(r'<(span|div) class="arithmatex[^"]*">.*?</\1>', "", prose, flags=re.S)
+    for asset in ("llm-vault/math.js", "llm-vault/katex/katex.min.js", "llm-vault/katex/katex.min.css",
+                  "llm-vault/katex/fonts/KaTeX_Main-Regular.woff2"):
+        assert (site.site / asset).is_file(), asset
+    # machine paths: neither on the page nor in the notebook it offers for download
+    import sys
+    from pathlib import Path
+    from runner.env import REPO_ROOT
+    notebook = (site.site / "notebooks/gamma.ipynb").read_text()
+    for text in (gamma, notebook):
+        assert "~/.cache/models" in text and "./runner/__init__.py" in text
+        for machine in (str(Path.home()) + "/", str(REPO_ROOT), sys.prefix):
+            assert machine not in text, machine
+    assert '<summary>2 frames inside the Python standard library</summary>' in gamma or \
+        re.search(r"<summary>\d frames inside the Python standard library</summary>", gamma)
+    assert 'llm-long" data-lines="60"' in gamma
+    assert gamma.count("measurement — varies between runs") == 1
+    figure = re.search(r'<a class="glightbox"[^>]*href="([^"]+\.png)"[^>]*><img alt="Figure: Loss falls with '
+                       r'training \(x: step; y: loss\)" src="\1" width="(\d+)" height="(\d+)"', gamma)
+    assert figure, gamma[gamma.index('id="a-figure"'):][:2000]
+    from PIL import Image
+    with Image.open(site.site / "Topics/Gamma" / figure.group(1)) as img:  # twice the size it is shown at
+        assert img.width == 2 * int(figure.group(2)) or abs(img.width - 2 * int(figure.group(2))) <= 2

@@ -82,7 +82,7 @@ class Browser:
                 raise RuntimeError("chromium did not open its DevTools port")
             time.sleep(0.2)
         self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=30, suppress_origin=True)
-        self.next_id, self.events, self.errors = 0, [], []
+        self.next_id, self.events, self.errors, self.dark = 0, [], [], False
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable")
         self.send("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
@@ -144,6 +144,15 @@ class Browser:
         for ch in text:
             self.send("Input.dispatchKeyEvent", type="keyDown", text=ch, key=ch)
             self.send("Input.dispatchKeyEvent", type="keyUp", key=ch)
+
+    def viewport(self, width: int, height: int, dark: bool = False):
+        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
+                  mobile=width < 600)
+        self.dark = dark
+
+    def show_scheme(self):
+        """Material's own switch: the palette toggle sets this attribute on <body>."""
+        self.eval(f"document.body.setAttribute('data-md-color-scheme', {json.dumps('slate' if self.dark else 'default')})")
 
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
@@ -269,3 +278,133 @@ def test_the_real_vault_site(browser):
         assert browser.errors == []
     finally:
         server.close()
+
+
+# ---- math, outputs and figures, at a desktop's and a phone's width, in both themes
+
+SIZES = [(1400, 1000, False), (1400, 1000, True), (390, 844, False), (390, 844, True)]
+TYPESET = """(() => { const all = [...document.querySelectorAll('.arithmatex')];
+    return all.length > 0 && all.every(e => e.hasAttribute('data-typeset')) ? all.length : 0; })()"""
+# what overflows sideways at this width: the page itself, or a code or output box of the article
+SIDEWAYS = """(() => { const wide = e => e.scrollWidth > e.clientWidth + 1;
+    const boxes = [...document.querySelectorAll('article .highlight pre > code, article pre.llm-out > code')];
+    return {page: document.documentElement.scrollWidth > innerWidth,
+            boxes: boxes.filter(wide).map(e => e.innerText.split('\\n').sort((a, b) => b.length - a.length)[0])}; })()"""
+MATH_STATE = """(() => ({errors: [...document.querySelectorAll('.katex-error')].map(e => e.title || e.textContent),
+    raw: (() => { const a = document.querySelector('article').cloneNode(true);  // its prose: code may hold `$$`
+        a.querySelectorAll('pre, code, .arithmatex').forEach(e => e.remove()); return a.textContent.includes('$$'); })(),
+    katex: document.querySelectorAll('.arithmatex .katex').length}))()"""
+
+
+def _suffix(width, dark):
+    return f"{width}-{'dark' if dark else 'light'}"
+
+
+@pytest.mark.parametrize("width,height,dark", SIZES)
+def test_math_outputs_and_figure_in_both_themes(browser, fixture_site, width, height, dark):
+    browser.viewport(width, height, dark)
+    browser.open(fixture_site + "Topics/Gamma/")
+    browser.show_scheme()
+    count = browser.wait_for(TYPESET)
+    state = browser.eval(MATH_STATE)
+    assert state == {"errors": [], "raw": False, "katex": count}, state
+    assert browser.eval("document.querySelector('.arithmatex').innerText").startswith("softmax")
+    browser.eval("document.querySelector('h1').scrollIntoView()")
+    browser.screenshot(f"site-math-{_suffix(width, dark)}.png")
+    browser.eval("document.querySelector('.llm-measured').scrollIntoView({block: 'center'})")
+    browser.screenshot(f"site-outputs-{_suffix(width, dark)}.png")
+    figure = browser.eval("""(() => { const i = document.querySelector('.llm-figure img');
+        i.scrollIntoView({block: 'center'}); const r = i.getBoundingClientRect();
+        return {width: r.width, column: document.querySelector('article').clientWidth}; })()""")
+    assert 0 < figure["width"] <= figure["column"]  # never wider than the column, on a phone too
+    browser.wait_for("document.querySelector('.llm-figure img').complete")
+    browser.screenshot(f"site-figure-{_suffix(width, dark)}.png")
+    if width >= 1400:
+        assert browser.eval(SIDEWAYS) == {"page": False, "boxes": []}
+    assert browser.eval(COPY_BUTTON_COVERS) == []
+
+
+# Material puts a copy button in the top right corner of every code box: no character of an output may lie under it
+COPY_BUTTON_COVERS = """(() => { const hits = [];
+    document.querySelectorAll('pre.llm-out').forEach(pre => {
+        const button = pre.querySelector('.md-code__nav, .md-clipboard');  // Material ≥ 9.7, older
+        if (!button) { hits.push('no copy button found: ' + pre.innerText.slice(0, 40)); return; }
+        const b = button.getBoundingClientRect(), range = document.createRange();
+        range.selectNodeContents(pre.querySelector('code'));
+        for (const r of range.getClientRects())
+            if (r.width && r.left < b.right && r.right > b.left && r.top < b.bottom && r.bottom > b.top)
+                hits.push(pre.innerText.slice(0, 60));
+    }); return [...new Set(hits)]; })()"""
+
+
+def test_a_figure_enlarges_on_click(browser, fixture_site):
+    browser.viewport(1400, 1000)
+    browser.open(fixture_site + "Topics/Gamma/")
+    inline = browser.eval("document.querySelector('.llm-figure img').getBoundingClientRect().width")
+    browser.click(".llm-figure img")
+    # the lightbox opens with a zoom animation: wait until the image has grown past the size it has on the page
+    zoomed = browser.wait_for(f"""(() => {{ const i = document.querySelector('.glightbox-container .gslide-image img');
+        const w = i && i.complete ? i.getBoundingClientRect().width : 0; return w > 1.5 * {inline} ? w : 0; }})()""")
+    assert zoomed <= 1400
+    assert "Loss falls with training" in browser.eval("document.querySelector('.glightbox-container').innerText")
+    browser.screenshot("site-figure-zoomed-1400-light.png")
+    browser.send("Input.dispatchKeyEvent", type="keyDown", key="Escape", code="Escape", windowsVirtualKeyCode=27)
+
+
+def test_a_long_output_unfolds(browser, fixture_site):
+    browser.viewport(1400, 1000)
+    browser.open(fixture_site + "Topics/Gamma/")
+    folded = browser.wait_for("document.querySelector('pre.llm-long.llm-folded > code')?.clientHeight")
+    assert browser.eval("document.querySelector('pre.llm-long').nextElementSibling.innerText") == "Show all 60 lines"
+    browser.click("button.llm-unfold")
+    unfolded = browser.wait_for("document.querySelector('pre.llm-long.llm-unfolded > code')?.clientHeight")
+    assert unfolded > 2 * folded
+    assert browser.eval("document.querySelector('pre.llm-long').innerText").rstrip().endswith("line 59")
+
+
+def test_no_sideways_scrolling_on_any_fixture_page(browser, fixture_site):
+    browser.viewport(1400, 1000)
+    for path in ("", "Topics/Alpha/", "Topics/Gamma/", "Beta/", "tags/"):
+        browser.open(fixture_site + path)
+        assert browser.eval(SIDEWAYS) == {"page": False, "boxes": []}, path
+
+
+def test_the_real_vault_reads_well(browser):
+    """Every page of the real vault's site/ at 1400 px: nothing scrolls sideways, all math typeset by KaTeX."""
+    site = REPO / "site"
+    if not (site / "index.html").exists():
+        pytest.skip("site/ of the real vault is not built (run `llm-vault build`)")
+    server = Server(site)
+    try:
+        browser.viewport(1400, 1000)
+        problems, formulas = {}, 0
+        for page in sorted(site.rglob("index.html")):
+            rel = page.parent.relative_to(site).as_posix()
+            browser.open(server.url + ("" if rel == "." else rel + "/"))
+            if 'class="arithmatex' in page.read_text(encoding="utf-8"):
+                formulas += browser.wait_for(TYPESET)
+                state = browser.eval(MATH_STATE)
+                if state["errors"] or state["raw"]:
+                    problems[rel + " (math)"] = state
+            sideways = browser.eval(SIDEWAYS)
+            if sideways["page"] or sideways["boxes"]:
+                problems[rel] = sideways
+        assert problems == {}, json.dumps(problems, indent=1)[:3000]
+        assert formulas > 100
+        shots = {"math": ("Applications/Retrieval Augmented Generation (RAG)/", "div.arithmatex"),
+                 "figure": ("How LLMs Work/Training Processes Explained/", ".llm-figure"),
+                 "traceback": ("Troubleshooting and Best Practices/Common Issues and Solutions/", ".llm-traceback")}
+        for width, height, dark in SIZES:
+            browser.viewport(width, height, dark)
+            for name, (path, selector) in shots.items():
+                browser.open(server.url + path)
+                browser.show_scheme()
+                if browser.eval(f"!!document.querySelector({json.dumps(selector)})"):
+                    browser.eval(f"document.querySelector({json.dumps(selector)}).scrollIntoView({{block: 'center'}})")
+                    if name == "math":
+                        browser.wait_for(TYPESET)
+                    time.sleep(0.2)
+                    browser.screenshot(f"real-{name}-{_suffix(width, dark)}.png")
+    finally:
+        server.close()
+        browser.viewport(1280, 900)

@@ -274,12 +274,13 @@ if __name__ == "__main__":
 
 # %% export note_line=393
 GPT4_SPLIT_PATTERN = (
-    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+"""
+    r"""| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
     r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
 )
 
 
-# %% note_line=400
+# %% note_line=401
 if __name__ == "__main__":
     enc = tiktoken.get_encoding("cl100k_base")
     assert GPT4_SPLIT_PATTERN == enc._pat_str  # the same pattern tiktoken uses
@@ -288,7 +289,7 @@ if __name__ == "__main__":
     print(list("naïve".encode("utf-8")), "<- 'ï' is two bytes")
 
 
-# %% export note_line=414
+# %% export note_line=415
 def split_chunks(text, pattern=GPT4_SPLIT_PATTERN):
     return regex.findall(pattern, text)
 
@@ -322,7 +323,7 @@ def train_bpe_naive(text, vocab_size, pattern=GPT4_SPLIT_PATTERN):
     return merges
 
 
-# %% export note_line=460
+# %% export note_line=461
 def train_bpe(text, vocab_size, pattern=GPT4_SPLIT_PATTERN):
     """Byte-level BPE with incremental pair counts. Same merges as train_bpe_naive, much faster."""
     chunk_freq = Counter(split_chunks(text, pattern))
@@ -371,7 +372,7 @@ def vocab_from_merges(merges):
     return vocab
 
 
-# %% note_line=514
+# %% note_line=515
 if __name__ == "__main__":
     TRAIN_CHARS, VOCAB_SIZE = 10_000, 512
     train_text = corpus[:TRAIN_CHARS]
@@ -394,7 +395,7 @@ if __name__ == "__main__":
     print("longest tokens:", sorted((b.decode("utf-8", "replace") for b in vocab.values()), key=len)[-6:])
 
 
-# %% export note_line=551
+# %% export note_line=552
 class RegexTokenizer:
     """Byte-level BPE encoder/decoder driven by mergeable ranks (token bytes -> id) and a split pattern."""
 
@@ -449,7 +450,7 @@ class RegexTokenizer:
         return b"".join(self.id_to_bytes[i] for i in ids).decode("utf-8", errors="replace")
 
 
-# %% note_line=609
+# %% note_line=610
 if __name__ == "__main__":
     tok = RegexTokenizer.from_merges(merges)
     hostile = ["", " ", "\n\n\n", "🚀🎉 αβγ 漢字", "a" * 500, "x\r\ny\t\tz  ", "<|endoftext|> is plain text here"]
@@ -462,7 +463,7 @@ if __name__ == "__main__":
           f"(1.00 would be raw bytes)")
 
 
-# %% note_line=629
+# %% note_line=630
 if __name__ == "__main__":
     gpt4_tok = RegexTokenizer.from_tiktoken(enc)
     print(f"loaded {gpt4_tok.vocab_size:,} mergeable ranks (special tokens excluded)")
@@ -485,7 +486,7 @@ if __name__ == "__main__":
         assert gpt4_tok.encode(tricky) == enc.encode_ordinary(tricky)
 
 
-# %% note_line=660
+# %% note_line=661
 if __name__ == "__main__":
     o200k = tiktoken.get_encoding("o200k_base")
     samples = {
@@ -513,7 +514,7 @@ if __name__ == "__main__":
     assert max(c / en_c for *_, c, _ in rows) > max(o / en_o for *_, o in rows)  # and narrows the gap to English
 
 
-# %% note_line=687
+# %% note_line=688
 if __name__ == "__main__":
     langs = [r[0] for r in rows]
     xs = torch.arange(len(rows)).float()

@@ -259,7 +259,8 @@ def rmsnorm_swiglu(x, w, gate):
 
 def with_break(x):
     y = torch.nn.functional.silu(x) * x
-    if y.sum().item() > 0:              # a Python branch on a tensor value: Dynamo must break the graph
+    # a Python branch on a tensor value: Dynamo must break the graph
+    if y.sum().item() > 0:
         y = y * 2
     return y.cos()
 
@@ -271,17 +272,21 @@ def bench(fn, *args, n=10):
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
-x = torch.randn(64, 256, 256, device=dev); w = torch.randn(256, device=dev); gate = torch.randn_like(x)
+x = torch.randn(64, 256, 256, device=dev)
+w = torch.randn(256, device=dev)
+gate = torch.randn_like(x)
 bench(rmsnorm_swiglu, x, w, gate, n=2)
 print(json.dumps({"eager_ms": 1e3 * bench(rmsnorm_swiglu, x, w, gate)}), flush=True)
 import torch._dynamo
 ex = torch._dynamo.explain(with_break)(torch.randn(10))
-print(json.dumps({"graphs": ex.graph_count, "breaks": ex.graph_break_count,
-                  "reason": str(ex.break_reasons[0].reason).splitlines()[0][:90]}), flush=True)
+reason = str(ex.break_reasons[0].reason).splitlines()[0][:90]
+graphs = {"graphs": ex.graph_count, "breaks": ex.graph_break_count, "reason": reason}
+print(json.dumps(graphs), flush=True)
 start = time.perf_counter()
 compiled = torch.compile(rmsnorm_swiglu)
 err = (compiled(x, w, gate) - rmsnorm_swiglu(x, w, gate)).abs().max().item()
-print(json.dumps({"compile_s": time.perf_counter() - start, "max_err": err}), flush=True)
+compile_s = time.perf_counter() - start
+print(json.dumps({"compile_s": compile_s, "max_err": err}), flush=True)
 print(json.dumps({"compiled_ms": 1e3 * bench(compiled, x, w, gate)}), flush=True)
 '''
 
@@ -320,7 +325,7 @@ print(json.dumps({"compiled_ms": 1e3 * bench(compiled, x, w, gate)}), flush=True
               "C++ or Triton code on first use); the eager timing above is the baseline it would be compared with")
 
 
-# %% note_line=461
+# %% note_line=466
 if __name__ == "__main__":
     print(f"{'measurement':<45} ratio")
     for name, ratio in results.items():

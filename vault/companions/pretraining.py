@@ -324,21 +324,25 @@ if __name__ == "__main__":
 
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
-    data, out_dir, steps, vocab = torch.load(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    torch.manual_seed(0)                                    # DDP also broadcasts rank 0's weights at wrap time
-    model = DDP(arch.GPT(arch.GPTConfig(vocab_size=vocab, block_size=64, n_layer=2, n_head=4, n_embd=64)))
+    data, out_dir = torch.load(sys.argv[1]), sys.argv[2]
+    steps, vocab = int(sys.argv[3]), int(sys.argv[4])
+    torch.manual_seed(0)  # DDP also broadcasts rank 0's weights at wrap time
+    config = arch.GPTConfig(
+        vocab_size=vocab, block_size=64, n_layer=2, n_head=4, n_embd=64
+    )
+    model = DDP(arch.GPT(config))
     opt = tp.make_optimizer(model.module, lr=1e-3)
-    g = torch.Generator().manual_seed(100 + rank)            # each rank draws different batches
+    g = torch.Generator().manual_seed(100 + rank)  # each rank draws different batches
     losses = []
     for step in range(steps):
         x, y = get_batch(data, 64, 8, g)
         _, loss = model(x, y)
-        loss.backward()                                      # gradients are all-reduced (averaged) here
+        loss.backward()  # gradients are all-reduced (averaged) here
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step(); opt.zero_grad()
         losses.append(loss.item())
-    torch.save({"state_dict": model.module.state_dict(), "losses": losses, "world": world},
-               os.path.join(out_dir, f"rank{rank}.pt"))
+    state = {"state_dict": model.module.state_dict(), "losses": losses, "world": world}
+    torch.save(state, os.path.join(out_dir, f"rank{rank}.pt"))
     dist.destroy_process_group()
 ''')
 

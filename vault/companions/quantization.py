@@ -286,7 +286,8 @@ if __name__ == "__main__":
 
     fp32_linear = weight_bytes(model)
     n_linear_weights = fp32_linear // 4
-    print(f"quantized scope: {sum(1 for n, m in model.named_modules() if isinstance(m, nn.Linear) and n != 'lm_head')} "
+    in_scope = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and n != "lm_head"]
+    print(f"quantized scope: {len(in_scope)} "
           f"Linear layers, {n_linear_weights:,} weights = {fp32_linear / 1024:.1f} KiB in fp32 "
           f"(whole model {model_bytes(model) / 1024:.1f} KiB)")
     print()
@@ -312,7 +313,7 @@ if __name__ == "__main__":
     assert math.isclose(r4["ratio"], 32 / 4.5, rel_tol=0.01)  # the fp16 scales cost half a bit per weight
 
 
-# %% note_line=422
+# %% note_line=423
 if __name__ == "__main__":
     def forward_seconds(m, x, repeats=5):
         with torch.no_grad():
@@ -344,7 +345,7 @@ if __name__ == "__main__":
         print(f"torch.ao.quantization.quantize_dynamic is not available here: {type(exc).__name__}: {exc}")
 
 
-# %% note_line=492
+# %% note_line=493
 if __name__ == "__main__":
     def prune_copy(m, sparsity):
         pruned = copy.deepcopy(m)
@@ -370,7 +371,7 @@ if __name__ == "__main__":
     assert csr_50 >= dense_fp16
 
 
-# %% note_line=530
+# %% note_line=531
 if __name__ == "__main__":
     draft, _, _ = get_pretrained(size="draft")
     draft = draft.cpu().eval()
@@ -388,7 +389,7 @@ if __name__ == "__main__":
     assert kl > 0
 
 
-# %% note_line=556
+# %% note_line=557
 if __name__ == "__main__":
     def kv_bytes_per_token(n_layer, n_kv_head, head_dim, bytes_per_number=2):
         return 2 * n_layer * n_kv_head * head_dim * bytes_per_number

@@ -84,8 +84,9 @@ if __name__ == "__main__":
 
 
 # %% export note_line=138
-STOPWORDS = set("""a an and are as at be by can do does for from has have how i if in into is it its of on or
-that the their then there these this to was what when where which who why will with you your""".split())
+STOPWORDS = set("""a an and are as at be by can do does for from has have how i if in into
+is it its of on or that the their then there these this to was what when where which who
+why will with you your""".split())
 
 
 def tokenize(text: str) -> list[str]:
@@ -141,7 +142,7 @@ def top_k(scores: np.ndarray, k: int) -> list[int]:
     return [int(i) for i in order[:k]]
 
 
-# %% note_line=196
+# %% note_line=197
 if __name__ == "__main__":
     from rank_bm25 import BM25Okapi
 
@@ -159,7 +160,7 @@ if __name__ == "__main__":
     print("BM25 (rank_bm25 idf variant) matches rank_bm25.BM25Okapi on every chunk score")
 
 
-# %% export note_line=223
+# %% export note_line=224
 def load_minilm():
     """Tokenizer and encoder of all-MiniLM-L6-v2 from the locally installed package (no network)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -190,7 +191,7 @@ def embed(texts: list[str], tokenizer, model, batch_size: int = 32, max_length: 
     return out
 
 
-# %% note_line=257
+# %% note_line=258
 if __name__ == "__main__":
     import warnings
 
@@ -211,7 +212,7 @@ if __name__ == "__main__":
     assert sims[0, 1] > sims[0, 2]
 
 
-# %% note_line=284
+# %% note_line=285
 if __name__ == "__main__":
     from runner.env import artifact, fingerprint
 
@@ -252,7 +253,7 @@ if __name__ == "__main__":
         return E @ _query_vectors[question]
 
 
-# %% note_line=333
+# %% note_line=334
 if __name__ == "__main__":
     QUESTIONS = [
         ("How does storing keys and values make token-by-token decoding faster?", ["Inference and Generation"]),
@@ -295,7 +296,7 @@ if __name__ == "__main__":
     assert len(questions) >= 5, "too few target notes exist to evaluate retrieval"
 
 
-# %% note_line=375
+# %% note_line=376
 if __name__ == "__main__":
     def rrf(rankings: list[list[int]], k: int = 60) -> np.ndarray:
         """Reciprocal rank fusion (Cormack et al., 2009): sum of 1/(k + rank) over the rankings."""
@@ -339,7 +340,7 @@ if __name__ == "__main__":
         assert r[5] > random_hit(5), name
 
 
-# %% note_line=424
+# %% note_line=425
 if __name__ == "__main__":
     for name in retrievers:
         misses = [(q, t) for (q, t), r in zip(questions, first_hit[name]) if r is None or r > 5]
@@ -349,7 +350,7 @@ if __name__ == "__main__":
             print(f"   {q[:70]!r}\n      wanted {t[0]!r}, top-1 was {citation(chunks[got])}")
 
 
-# %% export note_line=444
+# %% export note_line=445
 RAG_INSTRUCTIONS = ("Answer the question using only the sources below. After each sentence cite its source as "
                     "[[Note#Heading]]. If the sources do not contain the answer, say that you do not know.")
 
@@ -383,7 +384,7 @@ def extractive_answer(question: str, retrieved: list[dict], idf: dict, n_sentenc
     return " ".join(f"{s} {cite}" for cov, _, s, cite in best if cov > 0)
 
 
-# %% note_line=478
+# %% note_line=479
 if __name__ == "__main__":
     import tiktoken
 
@@ -412,7 +413,7 @@ if __name__ == "__main__":
     print(f"\n{len(cited)} citations, all resolve to an existing note and heading")
 
 
-# %% note_line=516
+# %% note_line=517
 if __name__ == "__main__":
     oos = "Which herbs go well in a tomato soup recipe?"
     retrieved = [chunks[i] for i in top_k(bm25.scores(tokenize(oos)), 3)]
