@@ -5,6 +5,7 @@ import contextlib
 import io
 
 import pytest
+from pathlib import Path
 
 from runner.fmt import LINE_LENGTH, fmt_vault, format_notes, long_lines
 from runner.index import read_vault
@@ -83,3 +84,11 @@ def test_a_cell_that_is_not_python_is_named(vault):
     with pytest.raises(SystemExit, match=r"Bad\.md:5: cannot format this cell"):
         format_notes(read_vault(vault).notes)
 
+
+
+def test_every_note_of_the_vault_fits_the_code_column():
+    from runner import config
+
+    found = long_lines(read_vault(config.load(Path(__file__).resolve().parent.parent / "vault").vault).notes)
+    assert found == [], "\n".join(map(str, found[:20])) + f"\n({len(found)} lines: run `llm-vault fmt`)"
+    assert LINE_LENGTH == 88

@@ -18,8 +18,11 @@ if __name__ == "__main__":
 
 
     def headings(path):
-        return {line.lstrip("#").strip() for line in path.read_text(encoding="utf-8").splitlines()
-                if re.match(r"#{1,6} ", line)}
+        return {
+            line.lstrip("#").strip()
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if re.match(r"#{1,6} ", line)
+        }
 
 
     ids, targets, problems = Counter(), Counter(), []
@@ -38,11 +41,17 @@ if __name__ == "__main__":
 
     letters = re.split(r"^## ", text, flags=re.M)
     for block in letters[1:]:
-        names = [re.sub(r"[^a-z0-9 ]", "", t.lower()) for t in re.findall(r"^- \*\*(.+?)\*\*", block, flags=re.M)]
+        names = [
+            re.sub(r"[^a-z0-9 ]", "", t.lower())
+            for t in re.findall(r"^- \*\*(.+?)\*\*", block, flags=re.M)
+        ]
         if names != sorted(names):
             problems.append(f"section {block.splitlines()[0]}: not in alphabetical order")
 
-    print(f"{sum(targets.values())} links into {len(targets)} notes; problems: {problems or 'none'}")
+    print(
+        f"{sum(targets.values())} links into {len(targets)} notes; problems:"
+        f" {problems or 'none'}"
+    )
     print("\nterms per linked note:")
     for note, n in targets.most_common():
         print(f"{n:>3}  {note}")

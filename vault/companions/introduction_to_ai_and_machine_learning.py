@@ -15,7 +15,8 @@ if __name__ == "__main__":
     X, y = X[perm], y[perm]
     X_train, y_train, X_test, y_test = X[:200], y[:200], X[200:], y[200:]
 
-    # Supervised: logistic regression, p(y=1|x) = sigmoid(w.x + b), fitted by gradient descent on the log-loss
+    # Supervised: logistic regression, p(y=1|x) = sigmoid(w.x + b), fitted by gradient
+    # descent on the log-loss
     w, b = np.zeros(2), 0.0
     for step in range(500):
         p = 1 / (1 + np.exp(-(X_train @ w + b)))
@@ -28,11 +29,18 @@ if __name__ == "__main__":
     for _ in range(20):
         assign = np.argmin(((X[:, None, :] - cent[None]) ** 2).sum(-1), axis=1)
         cent = np.array([X[assign == k].mean(0) for k in range(2)])
-    # cluster ids are arbitrary, so compare with the labels under the better of the two matchings
+    # cluster ids are arbitrary, so compare with the labels under the better of the two
+    # matchings
     cluster_agreement = max(np.mean(assign == y), np.mean(assign != y))
 
-    print(f"supervised logistic regression: test accuracy {test_acc:.3f} (w = {np.round(w, 2)}, b = {b:.2f})")
-    print(f"unsupervised k-means: clusters agree with the hidden labels on {cluster_agreement:.3f} of the points")
+    print(
+        f"supervised logistic regression: test accuracy {test_acc:.3f} (w ="
+        f" {np.round(w, 2)}, b = {b:.2f})"
+    )
+    print(
+        "unsupervised k-means: clusters agree with the hidden labels on"
+        f" {cluster_agreement:.3f} of the points"
+    )
     assert test_acc > 0.9 and cluster_agreement > 0.9
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.5), sharey=True)
@@ -49,52 +57,68 @@ if __name__ == "__main__":
     plt.show()
 
 
-# %% note_line=96
+# %% note_line=104
 if __name__ == "__main__":
-    true_payout = np.array([0.3, 0.5, 0.7])          # hidden from the agent
+    true_payout = np.array([0.3, 0.5, 0.7])  # hidden from the agent
     estimates, pulls = np.zeros(3), np.zeros(3)
     rng = np.random.default_rng(1)
     total_reward = 0.0
     for t in range(2000):
-        arm = rng.integers(3) if rng.random() < 0.1 else int(np.argmax(estimates))  # epsilon-greedy, epsilon = 0.1
+        # epsilon-greedy, epsilon = 0.1
+        arm = rng.integers(3) if rng.random() < 0.1 else int(np.argmax(estimates))
         reward = float(rng.random() < true_payout[arm])
         pulls[arm] += 1
-        estimates[arm] += (reward - estimates[arm]) / pulls[arm]                  # running mean of observed rewards
+        # running mean of observed rewards
+        estimates[arm] += (reward - estimates[arm]) / pulls[arm]
         total_reward += reward
-    print("estimated payouts:", np.round(estimates, 3), " pulls per arm:", pulls.astype(int))
-    print(f"average reward {total_reward / 2000:.3f} (best possible {true_payout.max()}, random play {true_payout.mean()})")
+    print(
+        "estimated payouts:", np.round(estimates, 3), " pulls per arm:", pulls.astype(int)
+    )
+    print(
+        f"average reward {total_reward / 2000:.3f} (best possible {true_payout.max()},"
+        f" random play {true_payout.mean()})"
+    )
     assert np.argmax(estimates) == 2 and pulls[2] > pulls[:2].sum()
 
 
-# %% note_line=125
+# %% note_line=140
 if __name__ == "__main__":
     rng = np.random.default_rng(2)
     f = lambda x: np.sin(2 * np.pi * x)
     x_tr = np.sort(rng.uniform(0, 1, 15))
     y_tr = f(x_tr) + rng.normal(0, 0.2, 15)
-    x_te = rng.uniform(x_tr.min(), x_tr.max(), 500)  # test inside the training range: no extrapolation
+    # test inside the training range: no extrapolation
+    x_te = rng.uniform(x_tr.min(), x_tr.max(), 500)
     y_te = f(x_te) + rng.normal(0, 0.2, 500)
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     grid = np.linspace(0, 1, 300)
     errors = {}
     for degree in [1, 3, 12]:
-        pred = np.polynomial.Polynomial.fit(x_tr, y_tr, degree)  # least squares on a rescaled domain
-        errors[degree] = (np.mean((pred(x_tr) - y_tr) ** 2), np.mean((pred(x_te) - y_te) ** 2))
+        # least squares on a rescaled domain
+        pred = np.polynomial.Polynomial.fit(x_tr, y_tr, degree)
+        errors[degree] = (
+            np.mean((pred(x_tr) - y_tr) ** 2),
+            np.mean((pred(x_te) - y_te) ** 2),
+        )
         ax.plot(grid, np.clip(pred(grid), -2, 2), label=f"degree {degree}")
-        print(f"degree {degree:2d}: train MSE {errors[degree][0]:.4g}   test MSE {errors[degree][1]:.4g}")
+        print(
+            f"degree {degree:2d}: train MSE {errors[degree][0]:.4g}   test MSE"
+            f" {errors[degree][1]:.4g}"
+        )
     ax.scatter(x_tr, y_tr, color="k", zorder=3, label="training points")
     ax.plot(grid, f(grid), "k:", label="true function")
     ax.set_ylim(-2, 2)
     ax.legend(fontsize=8, ncol=2)
     plt.tight_layout()
     plt.show()
-    assert errors[12][0] < errors[3][0]        # the flexible model fits the training data better...
-    assert errors[12][1] > errors[3][1]        # ...and generalises worse: overfitting
-    assert errors[1][1] > errors[3][1]         # the rigid model underfits
+    # the flexible model fits the training data better...
+    assert errors[12][0] < errors[3][0]
+    assert errors[12][1] > errors[3][1]  # ...and generalises worse: overfitting
+    assert errors[1][1] > errors[3][1]  # the rigid model underfits
 
 
-# %% note_line=163
+# %% note_line=187
 if __name__ == "__main__":
     import torch
     from torch import nn
@@ -109,7 +133,9 @@ if __name__ == "__main__":
         opt = torch.optim.Adam(model.parameters(), lr=0.1)
         for _ in range(steps):
             opt.zero_grad()
-            loss = nn.functional.binary_cross_entropy_with_logits(model(X_xor).squeeze(-1), y_xor)
+            loss = nn.functional.binary_cross_entropy_with_logits(
+                model(X_xor).squeeze(-1), y_xor
+            )
             loss.backward()
             opt.step()
         acc = ((model(X_xor).squeeze(-1) > 0).float() == y_xor).float().mean().item()
@@ -128,7 +154,7 @@ if __name__ == "__main__":
             assert acc == 1.0
 
 
-# %% note_line=206
+# %% note_line=232
 if __name__ == "__main__":
     sentence = "machine learning turns data into predictions".split()
     pairs = [(sentence[:i], sentence[i]) for i in range(1, len(sentence))]

@@ -13,7 +13,9 @@ import numpy as np
 
 @dataclass(frozen=True)
 class CostModel:
-    """Seconds of accelerator time per serving step (affine in batch size and prompt tokens)."""
+    """Seconds of accelerator time per serving step (affine in batch size and prompt
+    tokens)."""
+
     decode_fixed: float
     decode_per_seq: float
     prefill_fixed: float
@@ -27,14 +29,19 @@ class CostModel:
 
 
 def fit_cost_model(batches, decode_s, prompt_tokens, prefill_s):
-    """Least-squares lines through measured step times; slopes and intercepts kept non-negative."""
+    """Least-squares lines through measured step times; slopes and intercepts kept
+    non-negative."""
     d_slope, d_icpt = np.polyfit(batches, decode_s, 1)
     p_slope, p_icpt = np.polyfit(prompt_tokens, prefill_s, 1)
-    return CostModel(max(float(d_icpt), 1e-5), max(float(d_slope), 0.0),
-                     max(float(p_icpt), 0.0), max(float(p_slope), 0.0))
+    return CostModel(
+        max(float(d_icpt), 1e-5),
+        max(float(d_slope), 0.0),
+        max(float(p_icpt), 0.0),
+        max(float(p_slope), 0.0),
+    )
 
 
-# %% note_line=89
+# %% note_line=96
 if __name__ == "__main__":
     import statistics
     import time
@@ -46,11 +53,13 @@ if __name__ == "__main__":
     from runner.env import seed_everything
 
     seed_everything(0)
-    model = GPT(GPTConfig(vocab_size=96, block_size=320, n_layer=4, n_head=4, n_embd=128)).eval()
+    model = GPT(
+        GPTConfig(vocab_size=96, block_size=320, n_layer=4, n_head=4, n_embd=128)
+    ).eval()
 
 
     def median_time(fn, repeats=3):
-        fn()                                                   # warm-up
+        fn()  # warm-up
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
@@ -86,36 +95,50 @@ if __name__ == "__main__":
     cost = fit_cost_model(batches, decode_s, prompt_tokens, prefill_s)
 
     for b, s in zip(batches, decode_s):
-        print(f"decode step, batch {b:>2}: measured {1e3 * s:6.2f} ms, model {1e3 * cost.decode(b):6.2f} ms")
+        print(
+            f"decode step, batch {b:>2}: measured {1e3 * s:6.2f} ms, model"
+            f" {1e3 * cost.decode(b):6.2f} ms"
+        )
     for n, s in zip(prompt_tokens, prefill_s):
-        print(f"prefill {n:>3} tokens:    measured {1e3 * s:6.2f} ms, model {1e3 * cost.prefill(n):6.2f} ms")
-    print(f"fitted: decode = {1e3 * cost.decode_fixed:.2f} ms + {1e3 * cost.decode_per_seq:.3f} ms/seq; "
-          f"prefill = {1e3 * cost.prefill_fixed:.2f} ms + {1e6 * cost.prefill_per_token:.1f} µs/token")
-    print(f"one decode step at batch 16 costs {cost.decode(16) / cost.decode(1):.1f}x a step at batch 1, "
-          f"for 16x the tokens")
-    assert cost.decode(16) < 8 * cost.decode(1)     # the fixed part dominates: batching is cheap
+        print(
+            f"prefill {n:>3} tokens:    measured {1e3 * s:6.2f} ms, model"
+            f" {1e3 * cost.prefill(n):6.2f} ms"
+        )
+    print(
+        f"fitted: decode = {1e3 * cost.decode_fixed:.2f} ms +"
+        f" {1e3 * cost.decode_per_seq:.3f} ms/seq; prefill = {1e3 * cost.prefill_fixed:.2f}"
+        f" ms + {1e6 * cost.prefill_per_token:.1f} µs/token"
+    )
+    print(
+        f"one decode step at batch 16 costs {cost.decode(16) / cost.decode(1):.1f}x a step"
+        " at batch 1, for 16x the tokens"
+    )
+    # the fixed part dominates: batching is cheap
+    assert cost.decode(16) < 8 * cost.decode(1)
 
 
-# %% export note_line=169
+# %% export note_line=190
 @dataclass
 class Request:
     rid: int
     arrival: float
     prompt_len: int
     output_len: int
-    key: int                        # identifies the prompt text: equal keys = identical prompts
-    start: float = math.nan         # scheduled (prefill begins)
+    key: int  # identifies the prompt text: equal keys = identical prompts
+    start: float = math.nan  # scheduled (prefill begins)
     first_token: float = math.nan
     done: float = math.nan
     cached: bool = False
 
 
 def make_workload(n, rate, seed=0, repeat_frac=0.0, n_popular=20):
-    """n requests with Poisson arrivals at `rate` per second; a fraction repeats popular prompts."""
+    """n requests with Poisson arrivals at `rate` per second; a fraction repeats popular
+    prompts."""
     rng = random.Random(seed)
 
     def output_len():
-        return max(8, min(512, int(rng.lognormvariate(4.2, 0.8))))    # median ~67 tokens, long tail
+        # median ~67 tokens, long tail
+        return max(8, min(512, int(rng.lognormvariate(4.2, 0.8))))
 
     popular = [(rng.randint(32, 256), output_len()) for _ in range(n_popular)]
     weights = [1.0 / (k + 1) for k in range(n_popular)]
@@ -131,9 +154,20 @@ def make_workload(n, rate, seed=0, repeat_frac=0.0, n_popular=20):
     return requests
 
 
-def simulate(requests, cost, policy="continuous", max_batch=16, max_wait=0.0, cache=False, hit_latency=1e-3):
-    """Run one server over the requests (sorted by arrival); returns copies with their timestamps filled in."""
-    reqs = [Request(r.rid, r.arrival, r.prompt_len, r.output_len, r.key) for r in requests]
+def simulate(
+    requests,
+    cost,
+    policy="continuous",
+    max_batch=16,
+    max_wait=0.0,
+    cache=False,
+    hit_latency=1e-3,
+):
+    """Run one server over the requests (sorted by arrival); returns copies with their
+    timestamps filled in."""
+    reqs = [
+        Request(r.rid, r.arrival, r.prompt_len, r.output_len, r.key) for r in requests
+    ]
     n, nxt, clock = len(reqs), 0, 0.0
     queue, running, completed_at = deque(), [], {}
 
@@ -154,7 +188,7 @@ def simulate(requests, cost, policy="continuous", max_batch=16, max_wait=0.0, ca
 
     while nxt < n or queue or running:
         if not queue and not running:
-            clock = max(clock, reqs[nxt].arrival)            # idle: jump to the next arrival
+            clock = max(clock, reqs[nxt].arrival)  # idle: jump to the next arrival
         admit_arrivals(clock)
         if policy == "static":
             if not queue:
@@ -163,7 +197,8 @@ def simulate(requests, cost, policy="continuous", max_batch=16, max_wait=0.0, ca
             if missing <= 0:
                 full_at = clock
             elif nxt + missing - 1 < n:
-                full_at = reqs[nxt + missing - 1].arrival    # when the batch would be full
+                # when the batch would be full
+                full_at = reqs[nxt + missing - 1].arrival
             else:
                 full_at = math.inf
             start = max(clock, min(queue[0].arrival + max_wait, full_at))
@@ -173,7 +208,8 @@ def simulate(requests, cost, policy="continuous", max_batch=16, max_wait=0.0, ca
             step = cost.decode(len(batch))
             for r in batch:
                 r.start, r.first_token = start, clock + step
-            clock += step * max(r.output_len for r in batch)   # everyone waits for the longest answer
+            # everyone waits for the longest answer
+            clock += step * max(r.output_len for r in batch)
             for r in batch:
                 finish(r, clock)
         elif policy == "continuous":
@@ -182,16 +218,18 @@ def simulate(requests, cost, policy="continuous", max_batch=16, max_wait=0.0, ca
                 r = queue.popleft()
                 r.start = clock
                 joining.append(r)
-            clock += cost.prefill(sum(r.prompt_len for r in joining)) + cost.decode(len(running) + len(joining))
+            clock += cost.prefill(sum(r.prompt_len for r in joining)) + cost.decode(
+                len(running) + len(joining)
+            )
             running += [[r, 0] for r in joining]
             still_running = []
             for item in running:
-                item[1] += 1                                   # one more token for every running sequence
+                item[1] += 1  # one more token for every running sequence
                 r = item[0]
                 if item[1] == 1:
                     r.first_token = clock
                 if item[1] >= r.output_len:
-                    finish(r, clock)                           # leaves the batch at once
+                    finish(r, clock)  # leaves the batch at once
                 else:
                     still_running.append(item)
             running = still_running
@@ -207,35 +245,49 @@ def summarize(reqs):
     out = {"throughput": sum(r.output_len for r in reqs) / span}
     for q in (50, 95, 99):
         out[f"p{q}"] = float(np.percentile(latency, q))
-    out["ttft_p50"], out["ttft_p95"] = float(np.percentile(ttft, 50)), float(np.percentile(ttft, 95))
+    out["ttft_p50"], out["ttft_p95"] = (
+        float(np.percentile(ttft, 50)),
+        float(np.percentile(ttft, 95)),
+    )
     out["hit_rate"] = sum(r.cached for r in reqs) / len(reqs)
     return out
 
 
-# %% note_line=289
+# %% note_line=330
 if __name__ == "__main__":
     MAX_BATCH = 16
     sample = make_workload(20_000, rate=1.0, seed=123)
     mean_output = statistics.mean(r.output_len for r in sample)
-    capacity = MAX_BATCH / cost.decode(MAX_BATCH) / mean_output          # requests per second
-    MAX_WAIT = 5 * cost.decode(1)                                        # static batching window
-    print(f"mean output length {mean_output:.1f} tokens; longest {max(r.output_len for r in sample)}")
-    print(f"nominal capacity: {capacity:.2f} requests/s = {capacity * mean_output:.0f} tokens/s")
+    capacity = MAX_BATCH / cost.decode(MAX_BATCH) / mean_output  # requests per second
+    MAX_WAIT = 5 * cost.decode(1)  # static batching window
+    print(
+        f"mean output length {mean_output:.1f} tokens; longest"
+        f" {max(r.output_len for r in sample)}"
+    )
+    print(
+        f"nominal capacity: {capacity:.2f} requests/s = {capacity * mean_output:.0f}"
+        " tokens/s"
+    )
 
 
     def row(name, s):
-        return (f"{name:<22} {s['throughput']:>8.0f} {s['p50']:>8.2f} {s['p95']:>8.2f} {s['p99']:>8.2f} "
-                f"{s['ttft_p50']:>9.3f} {s['ttft_p95']:>9.3f}")
+        return (
+            f"{name:<22} {s['throughput']:>8.0f} {s['p50']:>8.2f} {s['p95']:>8.2f}"
+            f" {s['p99']:>8.2f} {s['ttft_p50']:>9.3f} {s['ttft_p95']:>9.3f}"
+        )
 
 
-    HEADER = f"{'':<22} {'tok/s':>8} {'p50 s':>8} {'p95 s':>8} {'p99 s':>8} {'TTFT p50':>9} {'TTFT p95':>9}"
+    HEADER = (
+        f"{'':<22} {'tok/s':>8} {'p50 s':>8} {'p95 s':>8} {'p99 s':>8} {'TTFT p50':>9}"
+        f" {'TTFT p95':>9}"
+    )
 
     first = summarize(simulate(make_workload(300, 0.3 * capacity, seed=7), cost))
     again = summarize(simulate(make_workload(300, 0.3 * capacity, seed=7), cost))
-    assert first == again                                                # same seed, same result
+    assert first == again  # same seed, same result
 
 
-# %% note_line=316
+# %% note_line=368
 if __name__ == "__main__":
     workload = make_workload(800, 0.2 * capacity, seed=1)
     static = summarize(simulate(workload, cost, "static", MAX_BATCH, max_wait=MAX_WAIT))
@@ -244,45 +296,70 @@ if __name__ == "__main__":
     print(HEADER)
     print(row("static batching", static))
     print(row("continuous batching", continuous))
-    print(f"p95 latency: static / continuous = {static['p95'] / continuous['p95']:.1f}x; "
-          f"TTFT p50: {static['ttft_p50'] / continuous['ttft_p50']:.0f}x")
+    print(
+        f"p95 latency: static / continuous = {static['p95'] / continuous['p95']:.1f}x; "
+        f"TTFT p50: {static['ttft_p50'] / continuous['ttft_p50']:.0f}x"
+    )
     assert continuous["p95"] < static["p95"] and continuous["ttft_p50"] < static["ttft_p50"]
 
 
-# %% note_line=337
+# %% note_line=391
 if __name__ == "__main__":
-    flood = make_workload(600, rate=1e9, seed=2)                  # everything arrives at t ≈ 0
+    flood = make_workload(600, rate=1e9, seed=2)  # everything arrives at t ≈ 0
     sat_static = summarize(simulate(flood, cost, "static", MAX_BATCH))
     sat_cont = summarize(simulate(flood, cost, "continuous", MAX_BATCH))
     useful = sum(r.output_len for r in flood)
-    slots = sum(max(b.output_len for b in flood[i:i + MAX_BATCH]) * len(flood[i:i + MAX_BATCH])
-                for i in range(0, len(flood), MAX_BATCH))
-    print(f"saturated throughput: static {sat_static['throughput']:.0f} tok/s, "
-          f"continuous {sat_cont['throughput']:.0f} tok/s -> {sat_cont['throughput'] / sat_static['throughput']:.1f}x")
-    print(f"static batching spends {1 - useful / slots:.0%} of its sequence-steps on padding "
-          f"(rows whose answer is already complete)")
+    slots = sum(
+        max(b.output_len for b in flood[i : i + MAX_BATCH]) * len(flood[i : i + MAX_BATCH])
+        for i in range(0, len(flood), MAX_BATCH)
+    )
+    print(
+        f"saturated throughput: static {sat_static['throughput']:.0f} tok/s, continuous"
+        f" {sat_cont['throughput']:.0f} tok/s ->"
+        f" {sat_cont['throughput'] / sat_static['throughput']:.1f}x"
+    )
+    print(
+        f"static batching spends {1 - useful / slots:.0%} of its sequence-steps on padding "
+        "(rows whose answer is already complete)"
+    )
     assert sat_cont["throughput"] > 1.5 * sat_static["throughput"]
 
 
-# %% note_line=364
+# %% note_line=425
 if __name__ == "__main__":
     loads = [0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0]
     sweep = {"static": [], "continuous": []}
     for load in loads:
         w = make_workload(600, load * capacity, seed=3)
-        sweep["static"].append(summarize(simulate(w, cost, "static", MAX_BATCH, max_wait=MAX_WAIT)))
+        sweep["static"].append(
+            summarize(simulate(w, cost, "static", MAX_BATCH, max_wait=MAX_WAIT))
+        )
         sweep["continuous"].append(summarize(simulate(w, cost, "continuous", MAX_BATCH)))
 
-    print(f"{'load':>5} {'static p95 s':>13} {'continuous p95 s':>17} {'continuous p99 s':>17} {'tok/s cont.':>12}")
+    print(
+        f"{'load':>5} {'static p95 s':>13} {'continuous p95 s':>17}"
+        f" {'continuous p99 s':>17} {'tok/s cont.':>12}"
+    )
     for load, s, c in zip(loads, sweep["static"], sweep["continuous"]):
-        print(f"{load:>5.1f} {s['p95']:>13.2f} {c['p95']:>17.2f} {c['p99']:>17.2f} {c['throughput']:>12.0f}")
+        print(
+            f"{load:>5.1f} {s['p95']:>13.2f} {c['p95']:>17.2f} {c['p99']:>17.2f}"
+            f" {c['throughput']:>12.0f}"
+        )
 
     fig, ax = plt.subplots(1, 2, figsize=(7, 3.5))
     for name, style in (("static", "s--"), ("continuous", "o-")):
         ax[0].plot(loads, [s["p95"] for s in sweep[name]], style, label=name)
         ax[1].plot(loads, [s["throughput"] for s in sweep[name]], style, label=name)
-    ax[0].set(yscale="log", xlabel="offered load (fraction of capacity)", ylabel="p95 latency (s)")
-    ax[1].plot(loads, [l * capacity * mean_output for l in loads], ":", color="gray", label="offered")
+    ax[0].set(
+        yscale="log", xlabel="offered load (fraction of capacity)", ylabel="p95 latency (s)"
+    )
+    ax[1].plot(
+        loads,
+        [l * capacity * mean_output for l in loads],
+        ":",
+        color="gray",
+        label="offered",
+    )
     ax[1].set(xlabel="offered load", ylabel="throughput (tokens/s)")
     ax[0].legend()
     ax[1].legend()
@@ -290,11 +367,11 @@ if __name__ == "__main__":
     plt.show()
 
     cont_p95 = [c["p95"] for c in sweep["continuous"]]
-    assert cont_p95[-1] > 2 * cont_p95[0]                 # latency rises as load approaches capacity
+    assert cont_p95[-1] > 2 * cont_p95[0]  # latency rises as load approaches capacity
     assert all(c["p95"] <= s["p95"] for s, c in zip(sweep["static"], sweep["continuous"]))
 
 
-# %% note_line=402
+# %% note_line=479
 if __name__ == "__main__":
     w = make_workload(2000, 0.7 * capacity, seed=4)
     done = simulate(w, cost, "continuous", MAX_BATCH)
@@ -305,13 +382,17 @@ if __name__ == "__main__":
     samples = [probe.uniform(0, t_end) for _ in range(4000)]
     arrivals = np.array([r.arrival for r in done])
     finishes = np.array([r.done for r in done])
-    in_system = statistics.mean(int(((arrivals <= t) & (finishes > t)).sum()) for t in samples)
-    print(f"measured average in system L = {in_system:.2f};  λ·W = {lam:.2f}/s × {mean_latency:.3f} s = "
-          f"{lam * mean_latency:.2f}")
+    in_system = statistics.mean(
+        int(((arrivals <= t) & (finishes > t)).sum()) for t in samples
+    )
+    print(
+        f"measured average in system L = {in_system:.2f};  λ·W = {lam:.2f}/s ×"
+        f" {mean_latency:.3f} s = {lam * mean_latency:.2f}"
+    )
     assert abs(in_system - lam * mean_latency) / (lam * mean_latency) < 0.1
 
 
-# %% note_line=424
+# %% note_line=505
 if __name__ == "__main__":
     w = make_workload(1000, 0.7 * capacity, seed=5, repeat_frac=0.3)
     no_cache = summarize(simulate(w, cost, "continuous", MAX_BATCH))
@@ -319,27 +400,43 @@ if __name__ == "__main__":
     print(HEADER)
     print(row("continuous", no_cache))
     print(row("continuous + cache", with_cache))
-    print(f"cache hit rate {with_cache['hit_rate']:.0%}; p50 latency {no_cache['p50']:.2f} s -> {with_cache['p50']:.2f} s")
+    print(
+        f"cache hit rate {with_cache['hit_rate']:.0%}; p50 latency {no_cache['p50']:.2f} s"
+        f" -> {with_cache['p50']:.2f} s"
+    )
     assert with_cache["hit_rate"] > 0.15
     assert with_cache["p50"] < no_cache["p50"] and with_cache["p95"] <= no_cache["p95"]
 
 
-# %% note_line=458
+# %% note_line=542
 if __name__ == "__main__":
     baseline_p95 = sweep["continuous"][0]["p95"]
-    slo_p95 = 2.0 * baseline_p95                      # target: p95 at most twice that of a lightly loaded server
-    peak_rate = 5.0 * capacity                        # expected peak: five servers' nominal capacity
+    # target: p95 at most twice that of a lightly loaded server
+    slo_p95 = 2.0 * baseline_p95
+    peak_rate = 5.0 * capacity  # expected peak: five servers' nominal capacity
 
     replicas, history = 0, []
     while True:
         replicas += 1
-        s = summarize(simulate(make_workload(1000, peak_rate / replicas, seed=6), cost, "continuous", MAX_BATCH))
+        s = summarize(
+            simulate(
+                make_workload(1000, peak_rate / replicas, seed=6),
+                cost,
+                "continuous",
+                MAX_BATCH,
+            )
+        )
         history.append((replicas, s["p95"]))
         if s["p95"] <= slo_p95:
             break
     for k, p95 in history:
-        print(f"{k} replica(s): load per replica {peak_rate / k / capacity:.2f}, p95 {p95:8.2f} s "
-              f"{'meets' if p95 <= slo_p95 else 'misses'} the SLO of {slo_p95:.2f} s")
-    print(f"-> {replicas} replicas for a peak of {peak_rate:.1f} requests/s "
-          f"({peak_rate / replicas / capacity:.0%} of nominal capacity each)")
-    assert replicas > 5                               # the SLO needs headroom: no replica can run at 100%
+        print(
+            f"{k} replica(s): load per replica {peak_rate / k / capacity:.2f}, p95"
+            f" {p95:8.2f} s {'meets' if p95 <= slo_p95 else 'misses'} the SLO of"
+            f" {slo_p95:.2f} s"
+        )
+    print(
+        f"-> {replicas} replicas for a peak of {peak_rate:.1f} requests/s "
+        f"({peak_rate / replicas / capacity:.0%} of nominal capacity each)"
+    )
+    assert replicas > 5  # the SLO needs headroom: no replica can run at 100%
