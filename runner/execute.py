@@ -1,37 +1,50 @@
 """Stage 4 — execute: run notes as notebooks through nbclient, in fresh kernels, in dependency order, with the cache.
 
 A note runs after the notes whose companions it imports (so the training note stores its checkpoint before the
-sampling note loads it). Each run gets the note's folder as working directory, the device the user chose, fixed
-seeds, the companions on the path and tiktoken's encodings offline.
+sampling note loads it); running a few notes also runs, or reuses from the cache, the notes they depend on. Each
+run gets the note's folder as working directory, the device the user chose, fixed seeds, a thread count that
+depends on the note alone (never on `--jobs`: floating-point sums depend on it), the companions on the path and
+tiktoken's encodings offline. One note through nbclient is run_note.py.
+
+Only a pass is final: a failed or timed-out note runs again next time (its last run stays in the cache, for the
+site and the notebook, shown as a failure), and so does a passed one whose cell took longer than its limit now.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import os
 import shutil
 import signal
 import sys
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from . import env as note_env
-from .cache import Cache, Result, note_key
+from .cache import Cache, CacheWriteError, Result, note_key
 from .config import Config
-from .export import ExportError, companion_imports, companion_name, planned_companions, to_notebook, write_companions
+from .export import (ExportError, code_cells, companion_imports, companion_name, planned_companions, to_notebook,
+                     write_companions)
 from .index import Note, Vault, read_vault
-from .kernels import ForkServer, KernelPool, kernel_env, kill_all
-from .report import failure_report, progress
+from .kernels import ForkServer, KernelPool, RunDir, kernel_env, kill_all
+from .report import progress as progress_line
+from .run_note import cell_limit, execute_note, make_result
 from .tiktoken_data import ensure_offline_encodings
 
 DEFAULT_TIMEOUT = 120.0
-SETUP_TAG = "llm-vault-setup"
+
+
+class DeviceError(SystemExit):
+    """The device asked for is not there: the run stops before any note runs, with exit status 2."""
+
+    def __init__(self, message: str):
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def resolve_device(choice: str | None) -> str:
@@ -39,7 +52,32 @@ def resolve_device(choice: str | None) -> str:
     if choice in ("cpu", "cuda"):
         return choice
     # decided without importing torch (2 s): the driver's device node or tool is there
-    return "cuda" if Path("/dev/nvidiactl").exists() or shutil.which("nvidia-smi") else "cpu"
+    return "cuda" if _cuda_driver() else "cpu"
+
+
+def _cuda_driver() -> bool:
+    return Path("/dev/nvidiactl").exists() or shutil.which("nvidia-smi") is not None
+
+
+def require_device(device: str) -> None:
+    """`--device cuda` where torch sees no CUDA device is the user's error, found before anything runs or is stored."""
+    if device != "cuda":
+        return
+    usable = _cuda_driver()
+    if usable:
+        try:
+            import torch
+            usable = torch.cuda.is_available()
+        except ImportError:
+            usable = False
+    if not usable:
+        raise DeviceError("--device cuda: no CUDA device is usable here (torch.cuda.is_available() is False); "
+                          "use --device cpu or auto")
+
+
+def note_threads(note: Note) -> int:
+    """An `exclusive: true` note (the training run) runs alone and gets every core; any other note one thread."""
+    return (os.cpu_count() or 1) if note.frontmatter.get("exclusive") else 1
 
 
 @dataclass
@@ -47,9 +85,11 @@ class Job:
     note: Note
     key: str
     deps: set[str]  # rels of notes whose companions this one imports
+    needed_by: list[str] = field(default_factory=list)  # not asked for: run because these notes need it
 
 
 def plan(cfg: Config, selection: list[str] | None = None, device: str = "cpu") -> tuple[Vault, list[Job]]:
+    """The jobs asked for (all by default), in that order, then the notes they depend on that were not asked for."""
     vault = read_vault(cfg.vault)
     files = planned_companions(vault)
     write_companions(vault, files)  # the run imports what the notes say now
@@ -59,13 +99,22 @@ def plan(cfg: Config, selection: list[str] | None = None, device: str = "cpu") -
     for note in vault.notes:
         if note.cells:
             deps = {owner[name] for name in companion_imports(note) if name in owner} - {note.rel}
-            jobs[note.rel] = Job(note, note_key(note, vault, texts, device), deps)
-    chosen = [select(vault, s).rel for s in selection] if selection else list(jobs)
+            jobs[note.rel] = Job(note, note_key(note, vault, texts, device, note_threads(note)), deps)
+    chosen = list(dict.fromkeys(select(vault, s).rel for s in selection)) if selection else list(jobs)
     missing = [rel for rel in chosen if rel not in jobs]
     if missing:
         raise SystemExit(f"no Python code cells to run in: {', '.join(missing)}")
     _break_cycles(jobs)
-    return vault, [jobs[rel] for rel in chosen]
+    extra: dict[str, Job] = {}
+    todo = list(chosen)
+    while todo:
+        rel = todo.pop(0)
+        for dep in sorted(jobs[rel].deps):
+            if dep not in chosen:
+                needer = jobs[rel].needed_by or [rel]
+                extra.setdefault(dep, jobs[dep]).needed_by.extend(n for n in needer if n not in jobs[dep].needed_by)
+                todo.append(dep)
+    return vault, [jobs[rel] for rel in chosen] + list(extra.values())
 
 
 def select(vault: Vault, wanted: str) -> Note:
@@ -102,80 +151,154 @@ def _break_cycles(jobs: dict[str, Job]) -> None:
             visit(rel)
 
 
+class PlainProgress:
+    """Without a display: one line on stderr as each note starts and ends (CI logs, pytest)."""
+
+    def __init__(self, show: bool = True):
+        self.show, self.total, self.done = show, 0, 0
+
+    def planned(self, jobs):
+        self.total = len(jobs)
+
+    def started(self, rel, cells, reason=""):
+        if self.show:
+            print(f"      started {rel}" + (f" ({reason})" if reason else ""), file=sys.stderr, flush=True)
+
+    def cell(self, rel, index, total):
+        pass
+
+    def finished(self, result):
+        self.done += 1
+        if self.show:
+            progress_line(self.done, self.total, result)
+
+    def close(self):
+        pass
+
+
 def run_vault(cfg: Config, selection: list[str] | None = None, jobs: int = 1, force: bool = False,
-              timeout: float | None = None, progress_display: bool = True, device: str | None = None) -> list[Result]:
+              timeout: float | None = None, device: str | None = None, progress=None, exitfirst: bool = False,
+              progress_display: bool = True) -> list[Result]:
+    """Run the notes asked for (and what they need); `progress`: planned/started/cell/finished/close (progress.py).
+
+    planned() lists every note of the run with its last run time (cached ones too), finished() comes for each,
+    cached or run. With `exitfirst`, no note starts after the first failure (those not started have no result).
+    """
     device = resolve_device(device)
     try:
         vault, todo = plan(cfg, selection, device)
     except ExportError as exc:
         raise SystemExit(str(exc))
+    try:
+        require_device(device)
+    except DeviceError as exc:
+        print(f"llm-vault: error: {exc}", file=sys.stderr)
+        raise
     cache = Cache(cfg.cache_dir)
-    return asyncio.run(_run_all(vault, todo, cache, max(1, jobs), force, timeout or DEFAULT_TIMEOUT,
-                                progress_display, device))
+    progress = progress or PlainProgress(progress_display)
+    try:
+        return asyncio.run(_run_all(vault, todo, cache, max(1, jobs), force, timeout or DEFAULT_TIMEOUT,
+                                    progress, device, exitfirst))
+    finally:
+        progress.close()
 
 
-async def _run_all(vault, todo, cache, jobs, force, timeout, show, device) -> list[Result]:
+def reusable(hit: Result | None, note: Note, timeout: float, cache_root: Path) -> bool:
+    """A stored pass whose cells all finished within their limits now, and whose artifacts are still there."""
+    if hit is None or not hit.ok:
+        return False
+    limits = [cell_limit(cell.attrs, timeout) for cell in code_cells(note)]
+    if any(took is not None and took > limit for took, limit in zip(hit.cell_seconds, limits)):
+        return False
+    return all((cache_root / rel).exists() for rel in hit.artifacts)
+
+
+def _not_run(job: Job, nb, why: str, device: str) -> Result:
+    return make_result(job, nb, None, why, 0.0, device)
+
+
+async def _run_all(vault, todo, cache, jobs, force, timeout, progress, device, exitfirst) -> list[Result]:
     results: dict[str, Result] = {}
-    to_run = []
+    to_run, hits = [], []
     for job in todo:
-        hit = None if force else cache.result(job.key)
-        if hit:
+        hit = None if force else cache.result(job.key, job.note)
+        if reusable(hit, job.note, timeout, cache.root):
             results[job.note.rel] = hit
-            if show:
-                progress(len(results), len(todo), hit)
+            hits.append(hit)
         else:
             to_run.append(job)
+    last = cache.durations()
+    progress.planned([(job.note.rel, last.get(job.note.rel)) for job in todo])
+    for hit in hits:
+        progress.finished(hit)
     if not to_run:
         return [results[j.note.rel] for j in todo]
 
+    run_dir = RunDir()
     tiktoken_dir = ensure_offline_encodings(cache.root / "tiktoken")
     env = kernel_env({note_env.DEVICE_VAR: device, note_env.VAULT_VAR: str(vault.root),
                       note_env.CACHE_VAR: str(cache.root), "TIKTOKEN_CACHE_DIR": str(tiktoken_dir)},
                      [str(vault.root), str(note_env.REPO_ROOT)])
-    fork = await ForkServer().start(env)
-    pool = KernelPool(env, total=len(to_run), ahead=jobs, fork=fork)
+    fork = None
     cores = CoreSlots(jobs)
     finished = {job.note.rel: asyncio.Event() for job in to_run}
     interrupted: list[bool] = []
+    stopping: list[str] = []  # --exitfirst: the note that failed first
+    ran: dict[str, float] = {}
+    pool = None
 
     async def one(job: Job) -> None:
-        for dep in job.deps:
-            if dep in finished:
-                await finished[dep].wait()
-        # an `exclusive: true` note (the training run) waits for the whole machine and uses all its threads;
-        # the others share it, cores/jobs threads each: oversubscribed OpenMP threads slow everything down many-fold
-        exclusive = bool(job.note.frontmatter.get("exclusive"))
-        async with cores.hold(jobs if exclusive else 1):
-            threads = max(1, (os.cpu_count() or 1) // (1 if exclusive else jobs))
-            cacheable = True
-            if show:
-                print(f"      started {job.note.rel}", file=sys.stderr, flush=True)
-            try:
-                kernel = await pool.take()
-            except Exception as exc:  # no kernel for this note: it fails (not cached), the others still run
-                nb, cacheable = to_notebook(job.note), False
-                result = _result(job, nb, None, f"no kernel could be started: {exc!r}", 0.0, device)
-            else:
+        rel = job.note.rel
+        try:
+            for dep in job.deps:
+                if dep in finished:
+                    await finished[dep].wait()
+            failed_deps = [d for d in sorted(job.deps) if d in results and not results[d].ok]
+            exclusive = bool(job.note.frontmatter.get("exclusive"))
+            async with cores.hold(jobs if exclusive else 1):
+                if stopping:
+                    return
+                cacheable = True
+                reason = f"needed by {', '.join(job.needed_by)}" if job.needed_by else ""
+                progress.started(rel, len(job.note.cells), reason)
+                if failed_deps:
+                    nb, cacheable = to_notebook(job.note), False
+                    result = _not_run(job, nb, f"not run: it needs {', '.join(failed_deps)}, which failed", device)
+                else:
+                    try:
+                        kernel = await pool.take()
+                    except Exception as exc:  # no kernel for this note: it fails (not cached), the others run
+                        nb, cacheable = to_notebook(job.note), False
+                        result = _not_run(job, nb, f"no kernel could be started: {exc!r}", device)
+                    else:
+                        try:
+                            result, nb = await execute_note(
+                                job, kernel, timeout, device, note_threads(job.note),
+                                on_code_cell=lambda n, total: progress.cell(rel, n, total), scratch=run_dir.path)
+                        finally:
+                            await kernel.close()
+            if interrupted:  # nbclient may swallow the cancellation; a note cut short is never stored
+                return
+            if cacheable:
+                ran[rel] = result.seconds
                 try:
-                    result, nb = await execute_note(job, kernel, timeout, device, threads)
-                finally:
-                    await kernel.close()
-        if interrupted:  # nbclient may swallow the cancellation; a note cut short is never stored
-            return
-        if cacheable:
-            if force:
-                cache.drop(job.key)
-            cache.store(result, nb)
-        results[job.note.rel] = result
-        finished[job.note.rel].set()
-        if show:
-            progress(len(results), len(todo), result)
+                    cache.store(result, nb)
+                except CacheWriteError as exc:
+                    print(f"llm-vault: error: {exc}", file=sys.stderr, flush=True)
+            results[rel] = result
+            progress.finished(result)
+            if exitfirst and not result.ok and not stopping:
+                stopping.append(rel)
+        finally:
+            finished[rel].set()
 
     # Ctrl-C or SIGTERM: cancel every note, kill every kernel, store nothing half-done, exit as interrupted
     main, loop = asyncio.current_task(), asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: (interrupted.append(True), main.cancel()))
     try:
+        fork = await ForkServer(run_dir).start(env)
+        pool = KernelPool(env, total=len(to_run), ahead=jobs, fork=fork, run_dir=run_dir)
         await asyncio.gather(*(one(job) for job in to_run))
     except asyncio.CancelledError:
         if interrupted:
@@ -184,11 +307,16 @@ async def _run_all(vault, todo, cache, jobs, force, timeout, show, device) -> li
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await pool.close()
+        if pool is not None:
+            await pool.close()
         if fork:
             await fork.close()
         kill_all()
-    return [results[j.note.rel] for j in todo]
+        run_dir.remove()
+        if ran:
+            with contextlib.suppress(CacheWriteError):
+                cache.record_durations(ran)
+    return [results[j.note.rel] for j in todo if j.note.rel in results]
 
 
 class CoreSlots:
@@ -208,96 +336,6 @@ class CoreSlots:
             async with self.changed:
                 self.free += count
                 self.changed.notify_all()
-
-
-def _setup_source(note: Note, threads: int) -> str:
-    return (f"import os as _os\n_os.chdir({str(note.path.parent)!r})\n"
-            f"from runner.env import seed_everything as _seed, set_threads as _threads\n"
-            f"_threads({threads})\n_seed(0)\ndel _os, _seed, _threads\n")
-
-
-async def execute_note(job: Job, kernel, timeout: float, device: str,
-                       threads: int = 1) -> tuple[Result, nbformat.NotebookNode]:
-    note = job.note
-    nb = to_notebook(note)
-    setup = nbformat.v4.new_code_cell(_setup_source(note, threads))
-    setup.metadata = {"tags": [SETUP_TAG]}
-    nb.cells.insert(0, setup)
-
-    def cell_timeout(cell) -> float:
-        return float(cell.metadata.get("llm_vault", {}).get("timeout") or timeout)
-
-    client = PooledKernelClient(nb, km=kernel.km, timeout_func=cell_timeout, kernel_name="python3",
-                            allow_errors=False, record_timing=True,
-                            resources={"metadata": {"path": str(note.path.parent)}})
-    client.kc = kernel.kc
-    started = time.perf_counter()
-    failed_index, message = None, ""
-    try:
-        await client.async_execute()
-    except CellTimeoutError as exc:
-        failed_index = _current_cell(nb)
-        message = f"cell timed out: {str(exc).splitlines()[0]}"
-    except DeadKernelError as exc:
-        failed_index = _current_cell(nb)
-        message = f"the kernel died: {exc}"
-    except CellExecutionError as exc:
-        failed_index = _current_cell(nb)
-        message = f"{exc.ename}: {exc.evalue}"
-    seconds = time.perf_counter() - started
-    if failed_index is None:
-        failed_index, message = _check_expected_errors(nb)
-    nb.cells.pop(0)
-    if failed_index is not None:
-        failed_index -= 1
-    return _result(job, nb, failed_index, message, seconds, device), nb
-
-
-class PooledKernelClient(NotebookClient):
-    """nbclient, minus its kernel life-cycle: the pool starts the kernel, the runner kills it and handles signals."""
-
-    @contextlib.asynccontextmanager
-    async def async_setup_kernel(self, **kwargs):
-        yield
-
-
-def _current_cell(nb) -> int | None:
-    for i in range(len(nb.cells) - 1, -1, -1):
-        cell = nb.cells[i]
-        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
-            errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-            if errors and "raises-exception" not in cell.metadata.get("tags", []):
-                return i
-    # a timeout or a dead kernel leaves no error output: the last cell that started is the one
-    started = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and
-               c.metadata.get("execution", {}).get("iopub.execute_input")]
-    return started[-1] if started else None
-
-
-def _check_expected_errors(nb) -> tuple[int | None, str]:
-    for i, cell in enumerate(nb.cells):
-        attrs = cell.metadata.get("llm_vault", {}) if cell.cell_type == "code" else {}
-        if "raises" not in attrs:
-            continue
-        want = str(attrs["raises"] or "Exception")
-        got = [o.ename for o in cell.get("outputs", []) if o.output_type == "error"]
-        if not got:
-            return i, f"this cell should raise {want}, but it ran without error"
-        if want != "Exception" and got[0] != want:
-            return i, f"this cell should raise {want}, but it raised {got[0]}"
-    return None, ""
-
-
-def _result(job: Job, nb, failed_index, message, seconds, device) -> Result:
-    note = job.note
-    report, line = ("", None)
-    if failed_index is not None or message:
-        report, line = failure_report(note.rel, nb, failed_index, message)
-    skipped = [{"line": c.metadata["llm_vault"]["line"], "reason": str(c.metadata["llm_vault"]["skip"] or "")}
-               for c in nb.cells if c.cell_type == "code" and "skip" in c.metadata.get("llm_vault", {})]
-    return Result(note=note.rel, status="failed" if report else "passed", seconds=round(seconds, 2),
-                  key=job.key, device=device, date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                  report=report, line=line, cells=len(note.cells), skipped=skipped)
 
 
 def notebook_for(cfg: Config, wanted: str, output: Path | None = None) -> Path:
