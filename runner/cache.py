@@ -90,11 +90,11 @@ def note_key(note: Note, vault: Vault, companions: dict[str, str], device: str, 
 def _hash_data(path: Path, digest) -> None:
     """A file by its bytes, a folder by the names and bytes of every file under it; a missing path by that fact."""
     if path.is_file():
-        digest.update(b"file\0" + path.read_bytes())
+        digest.update(path.read_bytes())  # as keys were before folders were hashed: stored entries stay valid
     elif path.is_dir():
         for file in sorted(p for p in path.rglob("*") if p.is_file()):
             name = file.relative_to(path).as_posix().encode()
-            digest.update(b"\0member\0" + len(name).to_bytes(8, "little") + name + file.read_bytes())
+            digest.update(b"\0<member>\0" + len(name).to_bytes(8, "little") + name + file.read_bytes())
     else:
         digest.update(b"<missing>")
 

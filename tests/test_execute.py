@@ -288,7 +288,7 @@ def nbformat_read(path):
 def test_an_exclusive_holder_waits_for_every_slot():
     import asyncio
 
-    from runner.execute import CoreSlots
+    from runner.schedule import CoreSlots
 
     async def scenario():
         slots, log = CoreSlots(2), []
