@@ -71,6 +71,13 @@ def test_cached_results_follow_renames_moves_copies_and_new_prose(make_vault):
     assert again["Sub/New.md"].skipped == [{"line": 6, "reason": "needs a cluster"}]
     assert again["Twin.md"].skipped == [{"line": 3, "reason": "needs a cluster"}]
 
+    # the site shows exactly the runs `build` just made: both notes badged as passed
+    from runner.site import build_mkdocs
+    site = cfg.vault.parent / "site"
+    build_mkdocs(cfg, site, "cpu", keys={r.note: r.key for r in again.values()})
+    for page in ("Sub/New/index.html", "Twin/index.html"):
+        assert 'class="llm-badge llm-passed"' in (site / page).read_text(), page
+
 
 FAILING = """
 # Fails
@@ -261,6 +268,14 @@ def test_outputs_are_bounded_escaped_and_one_per_stream(make_vault):
     assert len(out.text) < 300_000 < 5_000_000
     assert out.text.startswith("y" * 99 + "\n") and out.text.endswith("y" * 99 + "\n")
     assert "output truncated (4.8 MB" in out.text
+
+    from runner.site import build_mkdocs
+    site = cfg.vault.parent / "site"
+    build_mkdocs(cfg, site, "cpu")
+    page = (site / "Loud/index.html").read_text()
+    assert "output truncated (4.8 MB" in page and "nul:a\\x00b lone:\\ud800" in page
+    assert (site / "Loud/index.html").stat().st_size < 1_000_000
+    assert (site / "search/search_index.json").stat().st_size < 1_000_000
 
 
 # ---- 8. a full disk while storing
