@@ -152,21 +152,20 @@ def run_vault(cfg: Config, selection: list[str] | None = None, jobs: int = 1, fo
     planned() lists every note of the run with its last run time (cached ones too), finished() comes for each,
     cached or run. With `exitfirst`, no note starts after the first failure (those not started have no result).
     """
-    asked = (device or os.environ.get(note_env.DEVICE_VAR) or "auto").lower()
-    try:
-        device = require_device(resolve_device(device), explicit=asked == "cuda")
-    except DeviceError as exc:
-        print(f"llm-vault: error: {exc}", file=sys.stderr)
-        raise
-    try:
-        vault, todo = plan(cfg, selection, device)
-    except ExportError as exc:
-        raise SystemExit(str(exc))
-    cache = Cache(cfg.cache_dir)
     progress = progress or PlainProgress(progress_display)
     try:
-        return asyncio.run(run_all(vault, todo, cache, max(1, jobs), force, timeout or DEFAULT_TIMEOUT,
-                                    progress, device, exitfirst))
+        asked = (device or os.environ.get(note_env.DEVICE_VAR) or "auto").lower()
+        try:
+            device = require_device(resolve_device(device), explicit=asked == "cuda")
+        except DeviceError as exc:
+            print(f"llm-vault: error: {exc}", file=sys.stderr)
+            raise
+        try:
+            vault, todo = plan(cfg, selection, device)
+        except ExportError as exc:
+            raise SystemExit(str(exc))
+        return asyncio.run(run_all(vault, todo, Cache(cfg.cache_dir), max(1, jobs), force,
+                                   timeout or DEFAULT_TIMEOUT, progress, device, exitfirst))
     finally:
         progress.close()
 
