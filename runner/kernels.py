@@ -106,7 +106,7 @@ class ForkServer:
             return None
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "runner.forkserver", "serve", self.path, self.run_dir.path, env=env,
-            stdout=asyncio.subprocess.PIPE, start_new_session=True)
+            stdout=asyncio.subprocess.PIPE, start_new_session=True, cwd=self.run_dir.path)
         _live_groups.add(self.process.pid)
         try:
             line = await asyncio.wait_for(self.process.stdout.readline(), timeout=120)
@@ -138,7 +138,9 @@ async def start_kernel(env: dict[str, str], warm: bool = True, fork: ForkServer 
                  connection_file=run_dir.name("kernel") + ".json")
     if fork:
         km.fork_socket = fork.path
-    await km.start_kernel(env=env, extra_arguments=["--HistoryManager.enabled=False"])
+    # started in the run's empty folder: `python -m` puts the working folder first on sys.path, and a `runner/`
+    # folder there (the user's own) would shadow this package in the kernel
+    await km.start_kernel(env=env, cwd=run_dir.path, extra_arguments=["--HistoryManager.enabled=False"])
     if km.provisioner is not None and getattr(km.provisioner, "pgid", None):
         _live_groups.add(km.provisioner.pgid)
     kc = km.client()
