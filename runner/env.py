@@ -162,3 +162,27 @@ def _log_artifact(path: Path) -> None:
 
 def clear_artifacts() -> None:
     shutil.rmtree(cache_dir() / "artifacts", ignore_errors=True)
+
+
+def keep_unencodable_output(shell) -> None:
+    """Called by the runner in each kernel (not by notes): a message holding a lone surrogate is sent as ASCII JSON (`\\ud800`) instead of being dropped.
+
+    jupyter_client encodes messages as UTF-8, which has no lone surrogates: ipykernel then loses the whole output
+    (a printed `"\\ud800"`) and prints a traceback on the kernel's stderr instead.
+    """
+    import json
+
+    from jupyter_client.session import json_default
+
+    session = shell.kernel.session
+    plain = session.pack
+
+    def pack(obj):
+        try:
+            data = plain(obj)
+            data.decode("utf-8")  # surrogateescape lets \\udc80-\\udcff through as bytes no reader accepts
+            return data
+        except ValueError:  # UnicodeError included
+            return json.dumps(obj, default=json_default, ensure_ascii=True, allow_nan=False).encode("ascii")
+
+    session.pack = pack

@@ -36,31 +36,7 @@ def setup_source(note, threads: int, artifact_log: str) -> str:
             f"_os.environ[{ARTIFACT_LOG_VAR!r}] = {artifact_log!r}\n"
             f"from runner.env import seed_everything as _seed, set_threads as _threads\n"
             f"_threads({threads})\n_seed(0)\ndel _os, _seed, _threads\n"
-            f"from runner.run_note import keep_unencodable_output as _keep\n_keep(get_ipython())\ndel _keep\n")
-
-
-def keep_unencodable_output(shell) -> None:
-    """In the kernel: a message holding a lone surrogate is sent as ASCII JSON (`\\ud800`) instead of being dropped.
-
-    jupyter_client encodes messages as UTF-8, which has no lone surrogates: ipykernel then loses the whole output
-    (a printed `"\\ud800"`) and prints a traceback on the kernel's stderr instead.
-    """
-    import json
-
-    from jupyter_client.session import json_default
-
-    session = shell.kernel.session
-    plain = session.pack
-
-    def pack(obj):
-        try:
-            data = plain(obj)
-            data.decode("utf-8")  # surrogateescape lets \\udc80-\\udcff through as bytes no reader accepts
-            return data
-        except ValueError:  # UnicodeError included
-            return json.dumps(obj, default=json_default, ensure_ascii=True, allow_nan=False).encode("ascii")
-
-    session.pack = pack
+            f"from runner.env import keep_unencodable_output as _keep\n_keep(get_ipython())\ndel _keep\n")
 
 
 class NoteClient(NotebookClient):
