@@ -6,6 +6,8 @@ upwards (as `llm-vault` finds it), else those of the project the runner is insta
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import inspect
 import os
@@ -18,6 +20,7 @@ from typing import Callable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # where the runner's code is: kernels import `runner` from here
 DEVICE_VAR, VAULT_VAR, CACHE_VAR = "LLM_VAULT_DEVICE", "LLM_VAULT_DIR", "LLM_VAULT_CACHE"
+ARTIFACT_LOG_VAR = "LLM_VAULT_ARTIFACT_LOG"
 
 
 def vault_dir() -> Path:
@@ -83,13 +86,15 @@ def set_threads(count: int) -> None:
 
 
 def fingerprint(*things) -> str:
-    """A short sha256 of strings, bytes, paths and modules (a module is hashed by its source file)."""
+    """A short sha256 of strings, bytes, paths (a folder by its contents) and modules (hashed by their source file)."""
     digest = hashlib.sha256()
     for thing in things:
         if isinstance(thing, ModuleType):
             thing = Path(inspect.getsourcefile(thing)).read_bytes()
-        elif isinstance(thing, Path):
-            thing = thing.read_bytes()
+        elif isinstance(thing, Path):  # a folder by the names and bytes of its files
+            files = sorted(f for f in thing.rglob("*") if f.is_file()) if thing.is_dir() else [thing]
+            thing = b"".join(f.relative_to(thing).as_posix().encode() + b"\0" + f.read_bytes() + b"\0"
+                             if f != thing else f.read_bytes() for f in files)
         elif callable(thing):
             thing = inspect.getsource(thing)
         if isinstance(thing, str):
@@ -102,25 +107,92 @@ def artifact(name: str, key: str, build: Callable[[Path], None]) -> Path:
     """A file built once per `key` and shared by every note: `build(tmp_path)` writes it, then it is moved in place.
 
     A lock serialises builders, so two notes running at once never train the same model twice, and the atomic move
-    means a run killed mid-build leaves nothing half-written.
+    means a run killed mid-build leaves nothing half-written. An interrupted build (a timeout interrupts the kernel)
+    removes its temporary folder, its lock file and the empty key folder; a build killed outright (SIGKILL) leaves
+    its folder behind, and the next build of that key removes it.
     """
-    from filelock import FileLock
-
     final = cache_dir() / "artifacts" / key / name
-    if final.exists():
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(final) + ".lock"):
-        if final.exists():
-            return final
-        with tempfile.TemporaryDirectory(dir=final.parent) as tmp:
-            tmp_path = Path(tmp) / name
-            build(tmp_path)
-            if not tmp_path.exists():
-                raise RuntimeError(f"artifact {name!r}: build() did not write {tmp_path}")
-            os.replace(tmp_path, final)
+    if not final.exists():
+        with _build_lock(final):
+            if not final.exists():
+                _remove_dead_builds(final.parent)
+                tmp = Path(tempfile.mkdtemp(prefix=f".{name}.build-{os.getpid()}-", dir=final.parent))
+                try:
+                    build(tmp / name)
+                    if not (tmp / name).exists():
+                        raise RuntimeError(f"artifact {name!r}: build() did not write {tmp / name}")
+                    os.replace(tmp / name, final)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+    _log_artifact(final)
     return final
+
+
+@contextlib.contextmanager
+def _build_lock(final: Path):
+    """flock on `<name>.lock` beside the artifact, unlinked on release (no lock files pile up).
+
+    filelock leaves its lock files in place; unlinking one safely needs the inode check below: a waiter that got
+    the lock of a file another builder already unlinked tries again on the new file.
+    """
+    lock = final.with_name(f".{final.name}.lock")
+    while True:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            final.parent.rmdir()  # only when empty: the build failed or was interrupted
+
+
+def _remove_dead_builds(folder: Path) -> None:
+    for tmp in folder.glob(".*.build-*"):
+        pid = tmp.name.rsplit(".build-", 1)[1].split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _log_artifact(path: Path) -> None:
+    """The runner asks (through LLM_VAULT_ARTIFACT_LOG) which artifacts a note needs, to rebuild them when gone."""
+    log = os.environ.get(ARTIFACT_LOG_VAR)
+    if log:
+        with contextlib.suppress(OSError), open(log, "a") as f:
+            f.write(path.relative_to(cache_dir()).as_posix() + "\n")
 
 
 def clear_artifacts() -> None:
     shutil.rmtree(cache_dir() / "artifacts", ignore_errors=True)
+
+
+def keep_unencodable_output(shell) -> None:
+    """Called by the runner in each kernel (not by notes): a message holding a lone surrogate is sent as ASCII JSON (`\\ud800`) instead of being dropped.
+
+    jupyter_client encodes messages as UTF-8, which has no lone surrogates: ipykernel then loses the whole output
+    (a printed `"\\ud800"`) and prints a traceback on the kernel's stderr instead.
+    """
+    import json
+
+    from jupyter_client.session import json_default
+
+    session = shell.kernel.session
+    plain = session.pack
+
+    def pack(obj):
+        try:
+            data = plain(obj)
+            data.decode("utf-8")  # surrogateescape lets \\udc80-\\udcff through as bytes no reader accepts
+            return data
+        except ValueError:  # UnicodeError included
+            return json.dumps(obj, default=json_default, ensure_ascii=True, allow_nan=False).encode("ascii")
+
+    session.pack = pack

@@ -5,48 +5,130 @@ torch, numpy, matplotlib and ipykernel, then forks one child per kernel, so ever
 with nothing in it but those imports. No maintained package offers a forking kernel provisioner for jupyter_client,
 hence this module.
 
-    serve:   python -m runner.forkserver serve SOCKET      (started by the runner, one per run)
+    serve:   python -m runner.forkserver serve SOCKET [RUN_DIR]   (started by the runner, one per run)
     connect: python -m runner.forkserver connect SOCKET -- IPYKERNEL-ARGS
 
 jupyter_client launches the light `connect` process as if it were the kernel; it hands its stdin/stdout/stderr and
 its environment to the server, which forks the kernel. `connect` forwards signals to the kernel and exits with its
-exit code; the kernel kills its own process group when `connect` disappears (jupyter_client's kill of the "kernel"),
-so no process outlives the run.
+exit code; when `connect` disappears (jupyter_client's kill of the "kernel") the kernel kills every process below it
+— also those a cell started in a session of their own, which its process group does not reach — and then its group.
+
+The server is also the run's watchdog: it is a child subreaper, so a daemon a cell double-forks lands on it, and
+when it stops (the runner closes it, or the runner itself dies, even by SIGKILL) it kills everything below it and
+removes RUN_DIR, the folder of the run's sockets and connection files. So no process and no file outlives the run.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import sys
 import threading
 import time
+from pathlib import Path
+
+PR_SET_CHILD_SUBREAPER = 36
 
 PRELOAD = ("torch", "numpy", "matplotlib", "matplotlib.pyplot", "IPython", "ipykernel.kernelapp",
            "ipykernel.ipkernel")  # not matplotlib_inline: it must be imported inside the kernel to hook in
 
 
-def serve(path: str) -> None:
-    for name in PRELOAD:
-        try:
-            __import__(name)
-        except ImportError:
-            pass
+def serve(path: str, run_dir: str | None = None) -> None:
     parent = os.getppid()
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(64)
-    selector = selectors.DefaultSelector()
-    selector.register(listener, selectors.EVENT_READ, None)
-    print("ready", flush=True)
-    while os.getppid() == parent:  # the runner is gone: so are we
-        for key, _ in selector.select(timeout=1.0):
-            if key.data is None:
-                _accept(listener, selector)
-            else:
-                _reap(key, selector)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        with contextlib_suppress():
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        for name in PRELOAD:
+            try:
+                __import__(name)
+            except ImportError:
+                pass
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(64)
+        selector = selectors.DefaultSelector()
+        selector.register(listener, selectors.EVENT_READ, None)
+        print("ready", flush=True)
+        while os.getppid() == parent:  # the runner is gone: so are we
+            for key, _ in selector.select(timeout=0.5):
+                if key.data is None:
+                    _accept(listener, selector)
+                else:
+                    _reap(key, selector)
+    finally:
+        kill_tree(os.getpid())
+        if run_dir:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            with contextlib_suppress():
+                os.unlink(path)
+
+
+def _stop(signum, frame):
+    raise SystemExit(0)
+
+
+class contextlib_suppress:
+    """contextlib.suppress(Exception), without importing contextlib into every kernel's start-up path."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        return kind is not None and issubclass(kind, Exception)
+
+
+def descendants(root: int) -> list[int]:
+    """Every live process below `root`, parents before children (from /proc: no psutil in the kernel)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] not in ("Z", "X"):
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(root: int) -> None:
+    """SIGKILL every process below `root`: stopped first, so none forks a new one while the others die."""
+    for _ in range(20):
+        found = descendants(root)
+        if not found:
+            return
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in found:
+                try:
+                    os.kill(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        time.sleep(0.01)
+        _reap_any()
+
+
+def _reap_any() -> None:
+    """Collect our own dead children (orphans adopted as subreaper), so they stop showing in /proc."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _accept(listener: socket.socket, selector: selectors.BaseSelector) -> None:
@@ -87,6 +169,7 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
         client = request["client_pid"]
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         threading.Thread(target=_die_with, args=(client,), daemon=True).start()
         from ipykernel.kernelapp import IPKernelApp
 
@@ -102,10 +185,11 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
 
 def _die_with(pid: int) -> None:
     while True:
-        time.sleep(0.1)
+        time.sleep(0.05)
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
+            kill_tree(os.getpid())
             os.killpg(0, signal.SIGKILL)
 
 
@@ -132,6 +216,6 @@ def connect(path: str, argv: list[str]) -> int:
 if __name__ == "__main__":
     verb, path, *rest = sys.argv[1:]
     if verb == "serve":
-        serve(path)
+        serve(path, *rest[:1])
     else:
         sys.exit(connect(path, rest[1:] if rest[:1] == ["--"] else rest))

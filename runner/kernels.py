@@ -3,18 +3,25 @@
 Every note runs in a new ipykernel process, but starting one and importing torch costs seconds; the pool starts the
 next kernels in the background while notes run, with torch, numpy and matplotlib already imported, so a note's
 wait is only what the machine could not overlap. A kernel is used once and then killed with its whole process group
-(a note that starts torchrun or DataLoader workers leaves nothing behind).
+(a note that starts torchrun or DataLoader workers leaves nothing behind), after every process below it, which
+its group misses when a cell starts one in a session of its own.
+
+Each run keeps its sockets and connection files in a private folder (`RunDir`) that it removes at the end; the fork
+server removes it too if the runner is killed outright (see forkserver.py).
 """
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
+import shutil
 import signal
 import sys
 import tempfile
-import uuid
 
 from jupyter_client.manager import AsyncKernelManager
+
+from .forkserver import kill_tree
 
 WARM_UP = """
 try:
@@ -41,6 +48,20 @@ def kill_all() -> None:
         kill_group(pgid)
 
 
+class RunDir:
+    """The run's own folder in the system's temporary folder: short names, as a socket path has ~100 bytes at most."""
+
+    def __init__(self):
+        self.path = tempfile.mkdtemp(prefix="llm-vault-")
+        self._names = itertools.count()
+
+    def name(self, stem: str) -> str:
+        return os.path.join(self.path, f"{stem}{next(self._names)}")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
 class Kernel:
     def __init__(self, km: AsyncKernelManager, kc):
         self.km, self.kc = km, kc
@@ -51,6 +72,9 @@ class Kernel:
 
     async def close(self) -> None:
         pgid = self.pgid
+        process = getattr(self.km.provisioner, "process", None)
+        if process is not None:  # a kernel started without the fork server: its own children first
+            kill_tree(process.pid)
         try:
             self.kc.stop_channels()
             await asyncio.wait_for(self.km.shutdown_kernel(now=True), timeout=10)
@@ -72,16 +96,17 @@ class ForkedKernelManager(AsyncKernelManager):
 class ForkServer:
     """One per run; see forkserver.py. `start()` returns None where forking is not available."""
 
-    def __init__(self):
-        self.path = os.path.join(tempfile.gettempdir(), f"llm-vault-fork-{uuid.uuid4().hex[:12]}")
+    def __init__(self, run_dir: RunDir):
+        self.run_dir = run_dir
+        self.path = run_dir.name("fork")
         self.process = None
 
     async def start(self, env: dict[str, str]) -> "ForkServer | None":
         if os.environ.get("LLM_VAULT_FORK", "1") == "0" or not hasattr(os, "pidfd_open"):
             return None
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "runner.forkserver", "serve", self.path, env=env,
-            stdout=asyncio.subprocess.PIPE, start_new_session=True)
+            sys.executable, "-m", "runner.forkserver", "serve", self.path, self.run_dir.path, env=env,
+            stdout=asyncio.subprocess.PIPE, start_new_session=True, cwd=self.run_dir.path)
         _live_groups.add(self.process.pid)
         try:
             line = await asyncio.wait_for(self.process.stdout.readline(), timeout=120)
@@ -93,21 +118,29 @@ class ForkServer:
         return self
 
     async def close(self) -> None:
-        if self.process is not None:
+        """SIGTERM: the server kills every process below it (kernels, their children, adopted orphans) and exits."""
+        if self.process is not None and self.process.returncode is None:
+            try:
+                self.process.terminate()
+                await asyncio.wait_for(self.process.wait(), timeout=10)
+            except (ProcessLookupError, asyncio.TimeoutError):
+                pass
             kill_group(self.process.pid)
             await self.process.wait()
-        if os.path.exists(self.path):
-            os.unlink(self.path)
 
 
-async def start_kernel(env: dict[str, str], warm: bool = True, fork: ForkServer | None = None) -> Kernel:
-    # IPC sockets under a unique prefix: kernels started at once must never share a socket path
+async def start_kernel(env: dict[str, str], warm: bool = True, fork: ForkServer | None = None,
+                       run_dir: RunDir | None = None) -> Kernel:
+    # IPC sockets under a unique prefix in the run's folder: kernels started at once never share a socket path
+    run_dir = run_dir or (fork.run_dir if fork else RunDir())
     manager = ForkedKernelManager if fork else AsyncKernelManager
-    km = manager(kernel_name="python3", transport="ipc",
-                 ip=os.path.join(tempfile.gettempdir(), f"llm-vault-{uuid.uuid4().hex[:12]}"))
+    km = manager(kernel_name="python3", transport="ipc", ip=run_dir.name("k"),
+                 connection_file=run_dir.name("kernel") + ".json")
     if fork:
         km.fork_socket = fork.path
-    await km.start_kernel(env=env, extra_arguments=["--HistoryManager.enabled=False"])
+    # started in the run's empty folder: `python -m` puts the working folder first on sys.path, and a `runner/`
+    # folder there (the user's own) would shadow this package in the kernel
+    await km.start_kernel(env=env, cwd=run_dir.path, extra_arguments=["--HistoryManager.enabled=False"])
     if km.provisioner is not None and getattr(km.provisioner, "pgid", None):
         _live_groups.add(km.provisioner.pgid)
     kc = km.client()
@@ -126,8 +159,9 @@ async def start_kernel(env: dict[str, str], warm: bool = True, fork: ForkServer 
 class KernelPool:
     """Keeps up to `ahead` kernels starting or ready, for exactly `total` notes."""
 
-    def __init__(self, env: dict[str, str], total: int, ahead: int, fork: ForkServer | None = None):
-        self.env, self.remaining, self.ahead, self.fork = env, total, max(1, ahead), fork
+    def __init__(self, env: dict[str, str], total: int, ahead: int, fork: ForkServer | None = None,
+                 run_dir: RunDir | None = None):
+        self.env, self.remaining, self.ahead, self.fork, self.run_dir = env, total, max(1, ahead), fork, run_dir
         self.ready: asyncio.Queue = asyncio.Queue()
         self.starting: set[asyncio.Task] = set()
 
@@ -140,7 +174,8 @@ class KernelPool:
 
     async def _start_one(self) -> None:
         try:
-            await self.ready.put(await start_kernel(self.env, warm=self.fork is None, fork=self.fork))
+            await self.ready.put(await start_kernel(self.env, warm=self.fork is None, fork=self.fork,
+                                                    run_dir=self.run_dir))
         except Exception as exc:  # surfaced to whoever takes it
             await self.ready.put(exc)
 

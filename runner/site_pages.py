@@ -57,7 +57,7 @@ class Site:
 
     def run_of(self, note: Note):
         key = self.keys.get(note.rel)
-        return self.cache.load(key) if key else None
+        return self.cache.load(key, note) if key else None
 
     # ---- Markdown, before rendering
 

@@ -22,7 +22,7 @@ def report_markdown(site) -> str:
         if not note.cells:
             continue
         key = site.keys.get(note.rel)
-        result = site.cache.result(key) if key else None
+        result = site.cache.result(key, note) if key else None
         link = f"[{_cell(note.name)}](<{quote(note.rel)}>)"
         folder = _cell(note.folder or "—")
         if result is None:
