@@ -211,9 +211,9 @@ def test_foreign_obsidian_vault_check_run_build_notebook(tmp_path, monkeypatch, 
     code, out, err = run_cli(monkeypatch, capsys, here, "build")
     site = tmp_path / "Notes-site"
     assert code == 1 and "exit status 1: 1 note failed (badged on its page)" in err
-    assert (site / "Squares" / "index.html").is_file()
-    assert "[0, 1, 4, 9, 16]" in (site / "Squares" / "index.html").read_text()
-    assert "failed" in (site / "Sub" / "Fails" / "index.html").read_text().lower()
+    assert (site / "Squares.html").is_file()
+    assert "[0, 1, 4, 9, 16]" in (site / "Squares.html").read_text()
+    assert "failed" in (site / "Sub" / "Fails.html").read_text().lower()
     code, out, err = run_cli(monkeypatch, capsys, here, "build", "--allow-failures")
     assert code == 0 and f"site written to {site.resolve()}/" in out
 
@@ -223,7 +223,7 @@ def test_build_exits_1_when_a_note_failed_and_still_writes_the_site(tmp_path, mo
     site = tmp_path / "out"
     code, out, err = run_cli(monkeypatch, capsys, tmp_path, "--vault", str(vault), "build", "--site-dir", str(site))
     assert code == 1, out + err
-    assert (site / "Fails" / "index.html").is_file() and (site / "Squares" / "index.html").is_file()
+    assert (site / "Fails.html").is_file() and (site / "Squares.html").is_file()
     code, out, err = run_cli(monkeypatch, capsys, tmp_path, "--vault", str(vault), "build", "--site-dir", str(site),
                              "--allow-failures")
     assert code == 0, out + err
@@ -242,7 +242,7 @@ def test_foreign_vault_with_its_own_settings(tmp_path, monkeypatch, capsys):
     assert code == 0 and "[[Later]] is planned" in out
     code, out, err = run_cli(monkeypatch, capsys, project / "kb", "build")
     assert code == 0, out + err
-    assert (project / "site" / "Squares" / "index.html").is_file() and (project / ".llm-vault" / "runs").is_dir()
+    assert (project / "site" / "Squares.html").is_file() and (project / ".llm-vault" / "runs").is_dir()
     assert "site written to" in out
 
 

@@ -75,7 +75,7 @@ def test_cached_results_follow_renames_moves_copies_and_new_prose(make_vault):
     from runner.site import build_mkdocs
     site = cfg.vault.parent / "site"
     build_mkdocs(cfg, site, "cpu", keys={r.note: r.key for r in again.values()})
-    for page in ("Sub/New/index.html", "Twin/index.html"):
+    for page in ("Sub/New.html", "Twin.html"):
         assert 'class="llm-badge llm-passed"' in (site / page).read_text(), page
 
 
@@ -272,9 +272,9 @@ def test_outputs_are_bounded_escaped_and_one_per_stream(make_vault):
     from runner.site import build_mkdocs
     site = cfg.vault.parent / "site"
     build_mkdocs(cfg, site, "cpu")
-    page = (site / "Loud/index.html").read_text()
+    page = (site / "Loud.html").read_text()
     assert "output truncated (4.8 MB" in page and "nul:a\\x00b lone:\\ud800" in page
-    assert (site / "Loud/index.html").stat().st_size < 1_000_000
+    assert (site / "Loud.html").stat().st_size < 1_000_000
     assert (site / "search/search_index.json").stat().st_size < 1_000_000
 
 
