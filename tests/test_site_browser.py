@@ -303,7 +303,7 @@ def _suffix(width, dark):
 @pytest.mark.parametrize("width,height,dark", SIZES)
 def test_math_outputs_and_figure_in_both_themes(browser, fixture_site, width, height, dark):
     browser.viewport(width, height, dark)
-    browser.open(fixture_site + "Topics/Gamma/")
+    browser.open(fixture_site + "Topics/Gamma.html")
     browser.show_scheme()
     count = browser.wait_for(TYPESET)
     state = browser.eval(MATH_STATE)
@@ -339,7 +339,7 @@ COPY_BUTTON_COVERS = """(() => { const hits = [];
 
 def test_a_figure_enlarges_on_click(browser, fixture_site):
     browser.viewport(1400, 1000)
-    browser.open(fixture_site + "Topics/Gamma/")
+    browser.open(fixture_site + "Topics/Gamma.html")
     inline = browser.eval("document.querySelector('.llm-figure img').getBoundingClientRect().width")
     browser.click(".llm-figure img")
     # the lightbox opens with a zoom animation: wait until the image has grown past the size it has on the page
@@ -353,7 +353,7 @@ def test_a_figure_enlarges_on_click(browser, fixture_site):
 
 def test_a_long_output_unfolds(browser, fixture_site):
     browser.viewport(1400, 1000)
-    browser.open(fixture_site + "Topics/Gamma/")
+    browser.open(fixture_site + "Topics/Gamma.html")
     folded = browser.wait_for("document.querySelector('pre.llm-long.llm-folded > code')?.clientHeight")
     assert browser.eval("document.querySelector('pre.llm-long').nextElementSibling.innerText") == "Show all 60 lines"
     browser.click("button.llm-unfold")
@@ -364,7 +364,7 @@ def test_a_long_output_unfolds(browser, fixture_site):
 
 def test_no_sideways_scrolling_on_any_fixture_page(browser, fixture_site):
     browser.viewport(1400, 1000)
-    for path in ("", "Topics/Alpha/", "Topics/Gamma/", "Beta/", "tags/"):
+    for path in ("", "Topics/Alpha.html", "Topics/Gamma.html", "Beta.html", "tags.html"):
         browser.open(fixture_site + path)
         assert browser.eval(SIDEWAYS) == {"page": False, "boxes": []}, path
 
@@ -378,9 +378,11 @@ def test_the_real_vault_reads_well(browser):
     try:
         browser.viewport(1400, 1000)
         problems, formulas = {}, 0
-        for page in sorted(site.rglob("index.html")):
-            rel = page.parent.relative_to(site).as_posix()
-            browser.open(server.url + ("" if rel == "." else rel + "/"))
+        pages = [p for p in site.rglob("*.html")  # the offline site: one `Note.html` per page
+                 if p.relative_to(site).parts[0] not in ("llm-vault", "assets", "notebooks") and p.name != "404.html"]
+        for page in sorted(pages):
+            rel = page.relative_to(site).as_posix()
+            browser.open(server.url + quote(rel))
             if 'class="arithmatex' in page.read_text(encoding="utf-8"):
                 formulas += browser.wait_for(TYPESET)
                 state = browser.eval(MATH_STATE)
@@ -391,13 +393,13 @@ def test_the_real_vault_reads_well(browser):
                 problems[rel] = sideways
         assert problems == {}, json.dumps(problems, indent=1)[:3000]
         assert formulas > 100
-        shots = {"math": ("Applications/Retrieval Augmented Generation (RAG)/", "div.arithmatex"),
-                 "figure": ("How LLMs Work/Training Processes Explained/", ".llm-figure"),
-                 "traceback": ("Troubleshooting and Best Practices/Common Issues and Solutions/", ".llm-traceback")}
+        shots = {"math": ("Applications/Retrieval Augmented Generation (RAG).html", "div.arithmatex"),
+                 "figure": ("How LLMs Work/Training Processes Explained.html", ".llm-figure"),
+                 "traceback": ("Troubleshooting and Best Practices/Common Issues and Solutions.html", ".llm-traceback")}
         for width, height, dark in SIZES:
             browser.viewport(width, height, dark)
             for name, (path, selector) in shots.items():
-                browser.open(server.url + path)
+                browser.open(server.url + quote(path))
                 browser.show_scheme()
                 if browser.eval(f"!!document.querySelector({json.dumps(selector)})"):
                     browser.eval(f"document.querySelector({json.dumps(selector)}).scrollIntoView({{block: 'center'}})")

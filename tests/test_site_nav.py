@@ -84,7 +84,8 @@ def test_previous_and_next_links_follow_the_order(site):
     beta = (site.site / "Beta.html").read_text()
     prev = re.search(r'<a href="([^"]+)" class="md-footer__link md-footer__link--prev"', beta)
     nxt = re.search(r'<a href="([^"]+)" class="md-footer__link md-footer__link--next"', beta)
-    assert prev and prev.group(1) == "Topics/Alpha.html"  # the Index links Alpha first, then Beta
+    # the Index links Alpha (in Topics/) first, then Beta; Gamma, in Topics/ but not linked, ends its folder
+    assert prev and prev.group(1) == "Topics/Gamma.html"
     assert nxt and nxt.group(1) == "graph.html"
 
 
@@ -107,13 +108,13 @@ def test_execution_report_shows_not_run_without_cache(tmp_path):
     vault = fresh_vault(tmp_path)
     build(vault, tmp_path / "site", tmp_path / "cache", run=False)
     report = (tmp_path / "site/report.html").read_text()
-    assert report.count("<td>not run</td>") == 2 and "passed" not in report.split("<table")[1]
+    assert report.count("<td>not run</td>") == 3 and "passed" not in report.split("<table")[1]
 
 
 def test_search_index_has_aliases_not_the_badge(site):
     docs = search_docs(site.site)
-    alpha = next(d for d in docs if d["location"] == "Topics/Alpha.html")
-    assert "First Note" in alpha["text"]  # its frontmatter alias
+    alpha = " ".join(d["text"] for d in docs if d["location"].split("#")[0] == "Topics/Alpha.html")
+    assert "First Note" in alpha  # its frontmatter alias
     key = site.results["Topics/Alpha.md"].key[:8]
     assert not any(key in d["text"] or "companion .py" in d["text"] for d in docs)
     assert not any(d["text"].lstrip("<p>").startswith(("passed", "failed")) for d in docs)
@@ -127,7 +128,7 @@ def test_search_index_has_aliases_not_the_badge(site):
 def test_graph_data_is_compact_and_undirected(site):
     data = graph_data(site.site)
     titles = [n[0] for n in data["nodes"]]
-    assert sorted(titles) == ["Alpha", "Beta", "Future Note", "Index"]
+    assert sorted(titles) == ["Alpha", "Beta", "Future Note", "Gamma", "Index"]
     pairs = {tuple(sorted((titles[a], titles[b]))) for a, b in data["links"]}
     assert ("Alpha", "Beta") in pairs and ("Beta", "Index") in pairs and ("Future Note", "Index") in pairs
     assert len(pairs) == len(data["links"])  # Index→Alpha and Alpha→Index are one edge
