@@ -152,6 +152,17 @@ def on_page_content(html: str, page, config, files):
     return site_extras.page_content(site, note, html, site.html_for(note, html, page, files))
 
 
+@event_priority(100)  # before the search plugin indexes the page (its on_page_context)
+def on_page_context(context, page, config, nav):
+    """mkdocs-glightbox returns a whole document (`<html><head></head><body>…`) from its on_page_content; the
+    search index then files the title's section under the h1's anchor, and a page's first words (its aliases) lose
+    the page's rank. Only the body goes on."""
+    html = page.content or ""
+    if html.startswith("<html>") and "<body>" in html:
+        page.content = html[html.index("<body>") + 6:html.rindex("</body>")] if "</body>" in html else html
+    return context
+
+
 def on_post_build(config) -> None:
     if site is None or not options["enabled"]:
         return
