@@ -100,8 +100,24 @@ def _companion_owners(vault: Vault) -> dict[str, Note]:
     return _owners[1]
 
 
+def is_pattern(rel: str) -> bool:
+    return any(ch in rel for ch in "*?[")
+
+
+def pattern_matches(folder: Path, pattern: str) -> list[Path]:
+    """The files a `data:` glob (relative to the note's folder, `**` for any depth) names, in a stable order."""
+    return sorted(p for p in folder.glob(pattern) if p.is_file())
+
+
 def _hash_data(path: Path, digest) -> None:
-    """A file by its bytes, a folder by the names and bytes of every file under it; a missing path by that fact."""
+    """A file by its bytes, a folder by the names and bytes of every file under it, a glob (`../**/*.md`) by the
+    names and bytes of the files it matches; a missing path by that fact."""
+    if is_pattern(path.name) or any(is_pattern(part) for part in path.parts):
+        folder = Path(*[p for p in path.parts[:next(i for i, p in enumerate(path.parts) if is_pattern(p))]])
+        for file in pattern_matches(folder, path.relative_to(folder).as_posix()):
+            name = file.relative_to(folder).as_posix().encode()
+            digest.update(b"\0<match>\0" + len(name).to_bytes(8, "little") + name + file.read_bytes())
+        return
     if path.is_file():
         digest.update(path.read_bytes())  # as keys were before folders were hashed: stored entries stay valid
     elif path.is_dir():

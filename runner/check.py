@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .cache import is_pattern, pattern_matches
 from .config import Config
 from .export import ExportError, stale_companions
 from .fences import fence_problems
@@ -49,7 +50,8 @@ def _note_of(vault: Vault, companion: str):
 
 
 def check_data(note: Note, project: Path) -> list[Diagnostic]:
-    """`data:` entries (relative to the note) must name files or folders that exist inside the project.
+    """`data:` entries (relative to the note) must name files or folders that exist inside the project; a glob
+    (`../**/*.md`) must match at least one file, and only files inside the project.
 
     They are part of the cache key: a path that does not exist, or one outside the project (which a clone does not
     have), would leave the note's cached result standing whatever the data become.
@@ -63,6 +65,15 @@ def check_data(note: Note, project: Path) -> list[Diagnostic]:
     found = []
     root = project.resolve()
     for rel in [value] if isinstance(value, str) else value:
+        if is_pattern(rel):
+            matches = pattern_matches(note.path.parent, rel)
+            outside = [m for m in matches if not m.resolve().is_relative_to(root)]
+            if outside:
+                found.append(Diagnostic(note.rel, line, f"data pattern {rel!r} matches files outside the project "
+                                                        f"({root.name}/), such as {outside[0].resolve()}"))
+            elif not matches:
+                found.append(Diagnostic(note.rel, line, f"data pattern {rel!r} matches no file"))
+            continue
         path = (note.path.parent / rel).resolve()
         if not path.is_relative_to(root):
             found.append(Diagnostic(note.rel, line, f"data file {rel!r} is outside the project ({root.name}/)"))

@@ -176,6 +176,9 @@ def _indent(note: Note, cell: Cell, source: str) -> str:
         ast.parse(source)
     except SyntaxError as exc:
         raise ExportError(note.rel, cell.line + (exc.lineno or 1) - 1, f"cannot parse this cell: {exc.msg}") from None
+    lines = source.split("\n")
+    if not any(quote in source for quote in ('"""', "'''", "\\\n")):  # no string can span lines: no tokenizing
+        return "\n".join("    " + l if l else l for l in lines)
     tokens = list(tokenize.generate_tokens(io.StringIO(source + "\n").readline))
     inside_string: set[int] = set()
     starts: list[int] = []
@@ -187,7 +190,6 @@ def _indent(note: Note, cell: Cell, source: str) -> str:
             starts.append(tok.start[0])
         elif kind == "FSTRING_END" and starts:
             inside_string.update(range(starts.pop() + 1, tok.end[0] + 1))
-    lines = source.split("\n")
     return "\n".join(l if i + 1 in inside_string or not l else "    " + l for i, l in enumerate(lines))
 
 

@@ -5,13 +5,14 @@ torch, numpy, matplotlib and ipykernel, then forks one child per kernel, so ever
 with nothing in it but those imports. No maintained package offers a forking kernel provisioner for jupyter_client,
 hence this module.
 
-    serve:   python -m runner.forkserver serve SOCKET [RUN_DIR]   (started by the runner, one per run)
-    connect: python -m runner.forkserver connect SOCKET -- IPYKERNEL-ARGS
+    serve:   python -m runner.forkserver serve SOCKET RUN_DIR [MODULE...]   (by the runner, one per run)
+    ask:     request_kernel(SOCKET, IPYKERNEL-ARGS, env, cwd) -> ForkedProcess   (in the runner, kernels.py)
 
-jupyter_client launches the light `connect` process as if it were the kernel; it hands its stdin/stdout/stderr and
-its environment to the server, which forks the kernel. `connect` forwards signals to the kernel and exits with its
-exit code; when `connect` disappears (jupyter_client's kill of the "kernel") the kernel kills every process below it
-— also those a cell started in a session of their own, which its process group does not reach — and then its group.
+The runner sends the kernel's arguments, environment and folder, with its own stdin/stdout/stderr, over the
+socket; the server forks, answers with the kernel's pid, and later with its exit status, so the runner holds a
+Popen-like handle on a process that is not its child. The kernel watches the runner: when the runner is gone it
+kills every process below it — also those a cell started in a session of their own, which its process group does
+not reach — and then its group.
 
 The server is also the run's watchdog: it is a child subreaper, so a daemon a cell double-forks lands on it, and
 when it stops (the runner closes it, or the runner itself dies, even by SIGKILL) it kills everything below it and
@@ -20,8 +21,10 @@ removes RUN_DIR, the folder of the run's sockets and connection files. So no pro
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -33,21 +36,29 @@ from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
 
-PRELOAD = ("torch", "numpy", "matplotlib", "matplotlib.pyplot", "IPython", "ipykernel.kernelapp",
-           "ipykernel.ipkernel")  # not matplotlib_inline: it must be imported inside the kernel to hook in
+# what every kernel imports, found by listing a forked kernel's new sys.modules after its first cell (debugpy via
+# ipykernel.debugger alone was 0.2 s of CPU a kernel); not matplotlib_inline: it must be imported inside the kernel
+# to hook in
+PRELOAD = ("torch", "numpy", "numpy.random", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel",
+           "ipykernel.debugger", "tornado.gen", "tornado.locks", "tornado.queues", "faulthandler", "runner.env")
+# and what only some runs need (kernels.py decides from the notes' code): 0.3-0.5 s of the server's start
+OPTIONAL = {"matplotlib": ("matplotlib", "matplotlib.pyplot", "PIL.features")}
 
 
-def serve(path: str, run_dir: str | None = None) -> None:
+def serve(path: str, run_dir: str | None = None, extra: tuple[str, ...] = ()) -> None:
     parent = os.getppid()
     signal.signal(signal.SIGTERM, _stop)
     try:
         with contextlib_suppress():
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        for name in PRELOAD:
+        for name in (*PRELOAD, *extra):
             try:
                 __import__(name)
             except ImportError:
                 pass
+        # the preloaded objects out of the collector's sight: a kernel's first collections would otherwise touch
+        # every one of them and copy the server's memory page by page (the fork servers' usual trick)
+        gc.freeze()
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(path)
         listener.listen(64)
@@ -184,38 +195,78 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
 
 
 def _die_with(pid: int) -> None:
-    while True:
-        time.sleep(0.05)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            kill_tree(os.getpid())
-            os.killpg(0, signal.SIGKILL)
+    try:
+        watch = os.pidfd_open(pid)
+    except OSError:  # gone already
+        watch = None
+    if watch is not None:
+        select.select([watch], [], [])  # readable once the runner has exited, however it ended
+    kill_tree(os.getpid())
+    os.killpg(0, signal.SIGKILL)
 
 
-def connect(path: str, argv: list[str]) -> int:
+class ForkedProcess:
+    """The runner's handle on a kernel the server forked: the part of Popen that jupyter_client's provisioner
+    uses (pid, poll, wait, send_signal, kill, terminate). The exit status comes over the request's connection."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, conn: socket.socket, pid: int, replies):
+        self.conn, self.pid, self._replies, self.returncode = conn, pid, replies, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            ready, _, _ = select.select([self.conn], [], [], 0)
+            if ready:
+                self._finish()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            ready, _, _ = select.select([self.conn], [], [], timeout)
+            if not ready:
+                import subprocess
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
+            self._finish()
+        return self.returncode
+
+    def _finish(self) -> None:
+        line = self._replies.readline()
+        self.returncode = json.loads(line)["exit"] if line.strip() else -signal.SIGKILL  # the server died
+        self._replies.close()
+        self.conn.close()
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:  # once reaped, the pid may be someone else's
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+def request_kernel(path: str, argv: list[str], env: dict[str, str], cwd: str) -> ForkedProcess:
+    """Ask the server at `path` for a kernel; it shares this process's stdout and stderr, and reads nothing."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(path)
-    request = {"argv": argv, "env": dict(os.environ), "cwd": os.getcwd(), "client_pid": os.getpid()}
-    socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
+    request = {"argv": argv, "env": env, "cwd": cwd, "client_pid": os.getpid()}
+    with open(os.devnull, "rb") as devnull:
+        socket.send_fds(conn, [json.dumps(request).encode()], [devnull.fileno(), 1, 2])
     replies = conn.makefile("rb")
-    kernel = json.loads(replies.readline())["pid"]
-
-    def forward(signum, _frame):
-        try:
-            os.kill(kernel, signum)
-        except ProcessLookupError:
-            pass
-
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
-        signal.signal(signum, forward)
     line = replies.readline()
-    return json.loads(line)["exit"] if line else 1
+    if not line:
+        conn.close()
+        raise RuntimeError("the fork server closed the connection without starting a kernel")
+    return ForkedProcess(conn, json.loads(line)["pid"], replies)
 
 
 if __name__ == "__main__":
     verb, path, *rest = sys.argv[1:]
-    if verb == "serve":
-        serve(path, *rest[:1])
-    else:
-        sys.exit(connect(path, rest[1:] if rest[:1] == ["--"] else rest))
+    if verb != "serve" or not rest:
+        sys.exit(f"usage: python -m runner.forkserver serve SOCKET RUN_DIR [MODULE...] (not {sys.argv[1:]})")
+    serve(path, rest[0], tuple(rest[1:]))

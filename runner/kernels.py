@@ -18,10 +18,15 @@ import shutil
 import signal
 import sys
 import tempfile
+import uuid
+from queue import Empty
 
+from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
+from jupyter_client.utils import ensure_async
 
-from .forkserver import kill_tree
+from .forkserver import OPTIONAL, kill_tree, request_kernel
 
 WARM_UP = """
 try:
@@ -71,26 +76,62 @@ class Kernel:
         return getattr(self.km.provisioner, "pgid", None)
 
     async def close(self) -> None:
+        """Kill, don't ask: jupyter_client's shutdown_kernel(now=True) also interrupts first and then polls every
+        0.1 s for the exit, which was a fifth of the time of a short note."""
         pgid = self.pgid
         process = getattr(self.km.provisioner, "process", None)
-        if process is not None:  # a kernel started without the fork server: its own children first
-            kill_tree(process.pid)
         try:
             self.kc.stop_channels()
-            await asyncio.wait_for(self.km.shutdown_kernel(now=True), timeout=10)
+            if process is not None:
+                kill_tree(process.pid)
+                process.kill()
+                await asyncio.wait_for(asyncio.to_thread(process.wait, 10), timeout=11)
         except Exception:
             pass
         kill_group(pgid)
+        try:
+            await ensure_async(self.km.cleanup_resources())  # the connection file and the IPC socket files
+        except Exception:
+            pass
 
 
-class ForkedKernelManager(AsyncKernelManager):
-    """Launches `runner.forkserver connect` instead of ipykernel: the kernel itself is forked by the server."""
+class ForkProvisioner(LocalProvisioner):
+    """jupyter_client's local provisioner, except that the kernel is forked by the run's fork server instead of
+    started as a new Python (which also spared a stand-in process per kernel: 0.1 s of CPU each)."""
 
     fork_socket = ""
 
-    def format_kernel_cmd(self, extra_arguments=None):
-        return [sys.executable, "-m", "runner.forkserver", "connect", self.fork_socket, "--",
-                "-f", self.connection_file, *(extra_arguments or [])]
+    async def launch_kernel(self, cmd: list[str], **kwargs) -> dict:
+        argv = cmd[cmd.index("-f"):]  # ipykernel's own arguments, after `python -m ipykernel_launcher`
+        self.process = request_kernel(self.fork_socket, argv, kwargs.get("env") or dict(os.environ),
+                                      str(kwargs.get("cwd") or os.getcwd()))
+        self.pid = self.pgid = self.process.pid  # the kernel leads its own session and process group
+        self.cwd = kwargs.get("cwd")
+        return self.connection_info
+
+
+class ForkedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels come from the fork server (ForkProvisioner)."""
+
+    fork_socket = ""
+
+    @property
+    def kernel_spec(self):
+        # what the server's fork continues as; finding the python3 spec on disk instead imports all of IPython in
+        # the runner (0.3-0.5 s, on the start of the run's first kernel)
+        if self._kernel_spec is None:
+            self._kernel_spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f",
+                                                 "{connection_file}"], display_name="Python 3 (llm-vault fork)",
+                                           language="python", interrupt_mode="signal",
+                                           metadata={"debugger": True})
+        return self._kernel_spec
+
+    async def _async_pre_start_kernel(self, **kw):
+        self.kernel_id = self.kernel_id or str(uuid.uuid4())
+        if self.provisioner is None:
+            self.provisioner = ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+            self.provisioner.fork_socket = self.fork_socket
+        return await super()._async_pre_start_kernel(**kw)
 
 
 class ForkServer:
@@ -101,13 +142,19 @@ class ForkServer:
         self.path = run_dir.name("fork")
         self.process = None
 
-    async def start(self, env: dict[str, str]) -> "ForkServer | None":
+    async def start(self, env: dict[str, str], sources: list[str] = (), meanwhile=None) -> "ForkServer | None":
+        """`sources`: the code the kernels will run, which decides what else the server imports beforehand;
+        `meanwhile()`: the runner's own preparations, done on another core while the server imports."""
         if os.environ.get("LLM_VAULT_FORK", "1") == "0" or not hasattr(os, "pidfd_open"):
             return None
+        extra = [module for package, modules in OPTIONAL.items() if any(package in code for code in sources)
+                 for module in modules]
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "runner.forkserver", "serve", self.path, self.run_dir.path, env=env,
+            sys.executable, "-m", "runner.forkserver", "serve", self.path, self.run_dir.path, *extra, env=env,
             stdout=asyncio.subprocess.PIPE, start_new_session=True, cwd=self.run_dir.path)
         _live_groups.add(self.process.pid)
+        if meanwhile is not None:
+            meanwhile()
         try:
             line = await asyncio.wait_for(self.process.stdout.readline(), timeout=120)
         except asyncio.TimeoutError:
@@ -140,20 +187,49 @@ async def start_kernel(env: dict[str, str], warm: bool = True, fork: ForkServer 
         km.fork_socket = fork.path
     # started in the run's empty folder: `python -m` puts the working folder first on sys.path, and a `runner/`
     # folder there (the user's own) would shadow this package in the kernel
-    await km.start_kernel(env=env, cwd=run_dir.path, extra_arguments=["--HistoryManager.enabled=False"])
+    # figures as 2x PNGs that say their 1x size (sharp on high-density screens; the site reads the size): set here,
+    # as a setup cell calling set_matplotlib_formats would import matplotlib into every kernel (0.3 s)
+    await km.start_kernel(env=env, cwd=run_dir.path, extra_arguments=[
+        "--HistoryManager.enabled=False", "--InlineBackend.figure_formats=retina"])
     if km.provisioner is not None and getattr(km.provisioner, "pgid", None):
         _live_groups.add(km.provisioner.pgid)
     kc = km.client()
     kc.start_channels()
     kernel = Kernel(km, kc)
     try:
-        await kc.wait_for_ready(timeout=120)
+        await wait_ready(km, kc, timeout=120)
         if warm:
             await kc.execute_interactive(WARM_UP, store_history=False, timeout=120, output_hook=lambda msg: None)
     except BaseException:
         await kernel.close()
         raise
     return kernel
+
+
+async def wait_ready(km, kc, timeout: float) -> None:
+    """The kernel answers on shell and its IOPub messages reach us. jupyter_client's wait_for_ready checks the
+    same, then waits for 0.2 s of IOPub silence; here the end is the `idle` status of our own request, so nothing
+    of the start-up is left on IOPub for the note's first cell, and no time is spent waiting for nothing."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    for attempt in itertools.count():
+        request = kc.kernel_info()
+        try:
+            while (await kc.shell_channel.get_msg(timeout=1))["parent_header"].get("msg_id") != request:
+                pass
+            # the idle status follows the reply at once, unless IOPub's subscription is still joining and drops
+            # it: then ask again, soon (a fixed 0.5 s here cost a tenth of a short note)
+            while True:
+                msg = await kc.iopub_channel.get_msg(timeout=min(0.05 * 2 ** attempt, 1.0))
+                if (msg["parent_header"].get("msg_id") == request and msg["msg_type"] == "status"
+                        and msg["content"].get("execution_state") == "idle"):
+                    return
+        except Empty:
+            pass
+        if not await km.is_alive():
+            raise RuntimeError("the kernel died before replying to kernel_info")
+        if loop.time() > deadline:
+            raise RuntimeError(f"the kernel did not reply within {timeout:g} s")
 
 
 class KernelPool:

@@ -38,10 +38,7 @@ def setup_source(note, threads: int, artifact_log: str) -> str:
             f"_os.environ[{ARTIFACT_LOG_VAR!r}] = {artifact_log!r}\n"
             f"from runner.env import seed_everything as _seed, set_threads as _threads\n"
             f"_threads({threads})\n_seed(0)\ndel _os, _seed, _threads\n"
-            f"from runner.env import keep_unencodable_output as _keep\n_keep(get_ipython())\ndel _keep\n"
-            # figures as 2x PNGs that say their 1x size: sharp on high-density screens (the site reads the size)
-            "from matplotlib_inline.backend_inline import set_matplotlib_formats as _formats\n"
-            "_formats('retina')\ndel _formats\n")
+            f"from runner.env import keep_unencodable_output as _keep\n_keep(get_ipython())\ndel _keep\n")
 
 
 class NoteClient(NotebookClient):
@@ -92,8 +89,9 @@ class NoteClient(NotebookClient):
 
 
 async def execute_note(job, kernel, timeout: float, device: str, threads: int = 1, on_code_cell=None,
-                       scratch: str | None = None) -> tuple[Result, nbformat.NotebookNode]:
-    """`on_code_cell(n, total)` as the n-th code cell starts; `scratch`: a folder for the run's own files."""
+                       scratch: str | None = None, notebook=None) -> tuple[Result, nbformat.NotebookNode]:
+    """`on_code_cell(n, total)` as the n-th code cell starts; `scratch`: a folder for the run's own files;
+    `notebook`: the note's to_notebook(), if made already."""
     note = job.note
     problems = fence_problems(note.fences, jupyter=False)
     if problems:  # a malformed fence attribute fails this note alone, with `check`'s message at `check`'s line
@@ -101,7 +99,7 @@ async def execute_note(job, kernel, timeout: float, device: str, threads: int = 
         report = "\n".join(f"{note.rel}:{line}: {message}" for line, message in problems)
         return dataclasses.replace(make_result(job, nb, None, "", 0.0, device), status="failed", report=report,
                                    line=problems[0][0]), nb
-    nb = to_notebook(note)
+    nb = notebook or to_notebook(note)
     fd, artifact_log = tempfile.mkstemp(prefix="artifacts-", suffix=".txt", dir=scratch)
     os.close(fd)
     setup = nbformat.v4.new_code_cell(setup_source(note, threads, artifact_log))

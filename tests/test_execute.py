@@ -1,4 +1,5 @@
 """Stages 4-6 through real kernels: execution, failures at the note's line, timeouts, the cache, concurrency."""
+import base64
 import json
 import os
 import signal
@@ -267,6 +268,28 @@ def test_figures_and_rich_output_are_captured(make_vault):
     cell = next(c for c in Cache(cfg.cache_dir).load(result.key)[1].cells if c.cell_type == "code")
     kinds = [sorted(o.get("data", {})) for o in cell.outputs]
     assert ["image/png", "text/plain"] in kinds and ["text/html", "text/plain"] in kinds
+    # 2x ("retina", set on the kernel's command line): twice as many pixels as the CSS size it declares
+    figure = next(o for o in cell.outputs if "image/png" in o.get("data", {}))
+    png = base64.b64decode(figure["data"]["image/png"])
+    pixels = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    declared = figure["metadata"]["image/png"]
+    assert pixels == (2 * declared["width"], 2 * declared["height"]), (pixels, declared)
+
+
+def test_the_fork_server_preloads_matplotlib_only_for_runs_that_use_it(make_vault):
+    # the probe must not name the package itself: any mention in a note's code counts as a use
+    probe = '# Probe\n```python\nimport sys\nprint("matplot" + "lib" in sys.modules, "torch" in sys.modules)\n```\n'
+    cfg = make_vault({"Probe.md": probe})
+    result = run_vault(cfg, progress_display=False)[0]
+    assert _stdout(cfg, result) == "False True\n"  # torch always (the runner seeds it); matplotlib not needed here
+    (cfg.vault / "Plot.md").write_text("# Plot\n```python\nimport matplotlib\n```\n")
+    results = _by_note(run_vault(cfg, force=True, jobs=2, progress_display=False))
+    assert _stdout(cfg, results["Probe.md"]) == "True True\n"  # imported by the server, before the fork
+
+
+def _stdout(cfg, result) -> str:
+    cell = next(c for c in Cache(cfg.cache_dir).load(result.key)[1].cells if c.cell_type == "code")
+    return "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
 
 
 def test_notebook_command_writes_ipynb_with_cached_outputs(make_vault, tmp_path):

@@ -336,6 +336,30 @@ def test_a_data_folder_is_hashed_by_its_contents_and_a_missing_file_by_its_arriv
     assert len({before, changed, arrived, key()}) == 4
 
 
+def test_a_data_glob_follows_every_note_it_matches(make_vault):
+    """A note that reads the whole vault (the Glossary checks every link against every note) declares
+    `data: ["../**/*.md"]`: editing, adding or renaming any note re-runs it; a glob matching nothing is an error."""
+    from runner.check import check_vault
+
+    reader = "---\ndata: ['../**/*.md']\n---\n# Reader\n```python\nprint(1)\n```\n"
+    cfg = make_vault({"Topics/Reader.md": reader, "Topics/Other.md": "# Other\n", "Deep/er/Third.md": "# Third\n",
+                      "Bad.md": "---\ndata: ['nothing/*.csv']\n---\n# Bad\n"})
+
+    def key():
+        return next(j.key for j in plan(cfg, None)[1] if j.note.rel == "Topics/Reader.md")
+
+    before = key()
+    assert key() == before  # stable
+    (cfg.vault / "Deep/er/Third.md").write_text("# Third\nedited\n")
+    edited = key()
+    (cfg.vault / "Deep/er/Third.md").rename(cfg.vault / "Deep/er/Fourth.md")
+    renamed = key()
+    (cfg.vault / "New.md").write_text("# New\n")
+    assert len({before, edited, renamed, key()}) == 4
+    found = [str(d) for d in check_vault(cfg) if d.severity == "error"]
+    assert found == ["Bad.md:2: error: data pattern 'nothing/*.csv' matches no file"], found
+
+
 # ---- 10. a subset runs what it needs first; interrupted artifact builds leave nothing
 
 TRAINER = """

@@ -2,7 +2,7 @@
 # Import it: `from companions import agents` (the cells marked `export`).
 # Run it: `python -m companions.agents` runs the whole note.
 
-# %% export note_line=59
+# %% export note_line=60
 import ast
 import json
 import math
@@ -117,7 +117,7 @@ def calculator_tool() -> Tool:
     )
 
 
-# %% note_line=177
+# %% note_line=178
 if __name__ == "__main__":
     import random
 
@@ -168,7 +168,7 @@ if __name__ == "__main__":
     print(safe_eval("17/100*2350 + 12"), safe_eval("sqrt(2)**2"), safe_eval("2**64"))
 
 
-# %% export note_line=231
+# %% export note_line=232
 def vault_search_tool(k: int = 3, snippet_words: int = 25) -> Tool:
     from companions import rag
     from runner.env import vault_notes
@@ -212,7 +212,7 @@ def vault_search_tool(k: int = 3, snippet_words: int = 25) -> Tool:
     )
 
 
-# %% note_line=275
+# %% note_line=276
 if __name__ == "__main__":
     tools = {t.name: t for t in (calculator_tool(), vault_search_tool())}
     print(json.dumps([t.schema() for t in tools.values()], indent=1)[:600], "…")
@@ -220,7 +220,7 @@ if __name__ == "__main__":
     print(tools["vault_search"].fn(query="speculative decoding draft model"))
 
 
-# %% export note_line=294
+# %% export note_line=295
 @dataclass
 class Step:
     output: str  # what the policy (model) wrote
@@ -318,7 +318,7 @@ def run_agent(
     return AgentResult("budget_exhausted", None, steps)
 
 
-# %% export note_line=400
+# %% export note_line=401
 ARITHMETIC = re.compile(r"[\d.(][\d.\s+\-*/%()]*[\d.)%]")
 LOOKUP = re.compile(r"which note (?:explains|covers|describes) ([^,?;]+)", re.I)
 WORDS = [
@@ -378,7 +378,7 @@ def scripted_policy(task: str, steps: list[Step]) -> str:
     return "Thought: all sub-goals resolved.\nFinal Answer: " + "; ".join(parts) + "."
 
 
-# %% note_line=460
+# %% note_line=461
 if __name__ == "__main__":
     result = run_agent(
         "What is 17% of 2350, plus 12? And which note explains speculative decoding?",
@@ -391,14 +391,14 @@ if __name__ == "__main__":
     assert "411.5" in result.answer and "[[" in result.answer
 
 
-# %% note_line=474
+# %% note_line=475
 if __name__ == "__main__":
     result = run_agent("What is 10 / (5 - 5)?", scripted_policy, tools)
     print("\nstatus:", result.status, "| answer:", result.answer)
     assert result.status == "finished" and "division by zero" in result.answer
 
 
-# %% note_line=485
+# %% note_line=486
 if __name__ == "__main__":
     def counting_policy(task, steps):  # never finishes; a different action each time
         return f'Action: calculator\nAction Input: {{"expression": "{len(steps)} + 1"}}'
@@ -446,7 +446,7 @@ if __name__ == "__main__":
     )
 
 
-# %% note_line=538
+# %% note_line=539
 if __name__ == "__main__":
     import tiktoken
 
@@ -479,7 +479,7 @@ if __name__ == "__main__":
     assert per_step == sorted(per_step)
 
 
-# %% note_line=589
+# %% note_line=590
 if __name__ == "__main__":
     for p in (0.99, 0.95, 0.9):
         print(

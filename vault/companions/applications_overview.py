@@ -2,7 +2,7 @@
 # Import it: `from companions import applications_overview` (the cells marked `export`).
 # Run it: `python -m companions.applications_overview` runs the whole note.
 
-# %% export note_line=47
+# %% export note_line=48
 from dataclasses import dataclass
 
 
@@ -51,7 +51,7 @@ def estimate(profile: CallProfile, a: ServingAssumptions) -> dict:
     }
 
 
-# %% note_line=96
+# %% note_line=97
 if __name__ == "__main__":
     import tiktoken
 
@@ -119,7 +119,7 @@ if __name__ == "__main__":
         )
 
 
-# %% note_line=171
+# %% note_line=172
 if __name__ == "__main__":
     a = ServingAssumptions()
     print(f"assumptions: {a}\n")
@@ -149,7 +149,7 @@ if __name__ == "__main__":
             assert decode_time > prefill_time, p.pattern
 
 
-# %% note_line=213
+# %% note_line=214
 if __name__ == "__main__":
     import matplotlib.pyplot as plt
 
@@ -176,7 +176,7 @@ if __name__ == "__main__":
     plt.show()
 
 
-# %% export note_line=247
+# %% export note_line=248
 import json
 import re
 
@@ -209,7 +209,7 @@ def parse_json_reply(text: str, schema: dict = SCHEMA) -> dict:
     return data
 
 
-# %% note_line=283
+# %% note_line=284
 if __name__ == "__main__":
     replies = {
         "clean": (

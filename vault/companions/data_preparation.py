@@ -2,7 +2,7 @@
 # Import it: `from companions import data_preparation` (the cells marked `export`).
 # Run it: `python -m companions.data_preparation` runs the whole note.
 
-# %% export note_line=58
+# %% export note_line=59
 import hashlib
 import re
 import time
@@ -103,7 +103,7 @@ def crawl(
     return pages, skipped
 
 
-# %% note_line=164
+# %% note_line=165
 if __name__ == "__main__":
     import functools
     import http.server
@@ -195,7 +195,7 @@ if __name__ == "__main__":
     assert all("tracking" not in p["text"] and "cookies" not in p["text"] for p in crawled)
 
 
-# %% export note_line=268
+# %% export note_line=269
 def markdown_to_text(md):
     """Plain text of an Obsidian note: no frontmatter, code fences, callout markers or
     link syntax."""
@@ -234,7 +234,7 @@ def note_documents(path):
     return docs
 
 
-# %% note_line=307
+# %% note_line=308
 if __name__ == "__main__":
     GOOD_RIVER = (
         "A river changes character along its length. Near the source the water is cold,"
@@ -331,7 +331,7 @@ if __name__ == "__main__":
     stage_counts = {"raw documents": len(corpus)}
 
 
-# %% export note_line=410
+# %% export note_line=411
 STOP_WORDS = frozenset(
     "the a an and or but of to in on at for with by from as is are was were be been"
     " being it its this that these those he she they we you i not no can will would"
@@ -418,7 +418,7 @@ def quality_failures(text, th=QUALITY_THRESHOLDS):
     return [name for name, failed in rules if failed]
 
 
-# %% note_line=497
+# %% note_line=498
 if __name__ == "__main__":
     import matplotlib.pyplot as plt
 
@@ -473,7 +473,7 @@ if __name__ == "__main__":
     plt.show()
 
 
-# %% export note_line=564
+# %% export note_line=565
 def normalize_text(text):
     """Canonical form for exact-duplicate detection."""
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).lower()).strip()
@@ -490,7 +490,7 @@ def exact_dedup(docs):
     return unique, dropped
 
 
-# %% note_line=581
+# %% note_line=582
 if __name__ == "__main__":
     unique, exact_dropped = exact_dedup(kept)
     print(
@@ -508,7 +508,7 @@ if __name__ == "__main__":
     stage_counts["after exact dedup"] = len(unique)
 
 
-# %% export note_line=613
+# %% export note_line=614
 MERSENNE_PRIME = (1 << 61) - 1
 MAX_HASH = (1 << 32) - 1
 
@@ -598,7 +598,7 @@ def near_dup_clusters(n_docs, pairs):
     return [find(i) for i in range(n_docs)]
 
 
-# %% note_line=707
+# %% note_line=708
 if __name__ == "__main__":
     import random
     from itertools import combinations
@@ -653,7 +653,7 @@ if __name__ == "__main__":
     assert np.abs(err).mean() < 0.03
 
 
-# %% note_line=765
+# %% note_line=766
 if __name__ == "__main__":
     from datasketch import MinHash, MinHashLSH
 
@@ -754,7 +754,7 @@ if __name__ == "__main__":
     plt.show()
 
 
-# %% note_line=870
+# %% note_line=871
 if __name__ == "__main__":
     reps = near_dup_clusters(len(unique), ours_pairs)
     deduped = [doc for i, doc in enumerate(unique) if reps[i] == i]
@@ -768,7 +768,7 @@ if __name__ == "__main__":
     stage_counts["after near-dup removal"] = len(deduped)
 
 
-# %% export note_line=897
+# %% export note_line=898
 EMAIL_RE = re.compile(
     r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
 )
@@ -829,7 +829,7 @@ def redact_pii(text):
     return text, counts
 
 
-# %% note_line=961
+# %% note_line=962
 if __name__ == "__main__":
     MUST_REDACT = {
         "mail me at alice.smith@example.com today": "EMAIL",
@@ -863,7 +863,7 @@ if __name__ == "__main__":
     print(f"{len(MUST_REDACT)} must-redact and {len(MUST_KEEP)} must-keep tests pass")
 
 
-# %% note_line=998
+# %% note_line=999
 if __name__ == "__main__":
     redacted_corpus, pii_totals = [], Counter()
     for doc_id, text in deduped:
@@ -879,7 +879,7 @@ if __name__ == "__main__":
     stage_counts["after PII redaction"] = len(redacted_corpus)
 
 
-# %% export note_line=1027
+# %% export note_line=1028
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 UNK = "<unk>"
@@ -950,7 +950,7 @@ def tokenizer_stats(tok, texts):
     }
 
 
-# %% note_line=1098
+# %% note_line=1099
 if __name__ == "__main__":
     from runner.env import artifact, fingerprint
 
@@ -1010,7 +1010,7 @@ if __name__ == "__main__":
     assert all(r[0]["chars_per_token"] > 1.5 for r in rows.values())
 
 
-# %% export note_line=1183
+# %% export note_line=1184
 class PackedLMDataset(Dataset):
     """Non-overlapping blocks of a concatenated token stream, as (input_ids, labels)
     shifted by one position."""
@@ -1049,7 +1049,7 @@ def pack_documents(tokenizer, texts, eos_token=EOS):
     return stream
 
 
-# %% note_line=1222
+# %% note_line=1223
 if __name__ == "__main__":
     from torch.utils.data import DataLoader
 
@@ -1098,7 +1098,7 @@ if __name__ == "__main__":
     stage_counts["training blocks"] = len(train_ds)
 
 
-# %% note_line=1282
+# %% note_line=1283
 if __name__ == "__main__":
     from transformers.loss.loss_utils import ForCausalLMLoss
 
@@ -1118,7 +1118,7 @@ if __name__ == "__main__":
     assert not torch.allclose(hf_loss_preshifted, manual_loss, atol=1e-3)
 
 
-# %% note_line=1303
+# %% note_line=1304
 if __name__ == "__main__":
     print(f"{'stage':28s} {'documents':>10s}")
     for stage, count in stage_counts.items():

@@ -2,7 +2,7 @@
 # Import it: `from companions import key_concepts` (the cells marked `export`).
 # Run it: `python -m companions.key_concepts` runs the whole note.
 
-# %% note_line=19
+# %% note_line=20
 if __name__ == "__main__":
     import math
     from pathlib import Path
@@ -23,7 +23,7 @@ if __name__ == "__main__":
     )
 
 
-# %% note_line=48
+# %% note_line=49
 if __name__ == "__main__":
     text = "Tokenizers turn text into integers; the model never sees letters."
     ids = enc.encode(text)
@@ -35,7 +35,7 @@ if __name__ == "__main__":
         print(f"{token_id:>7}  {enc.decode_single_token_bytes(token_id)!r}")
 
 
-# %% note_line=66
+# %% note_line=67
 if __name__ == "__main__":
     samples = [
         "hello",
@@ -63,7 +63,7 @@ if __name__ == "__main__":
     print("decoding the rocket's tokens one by one:", [enc.decode([t]) for t in rocket])
 
 
-# %% note_line=107
+# %% note_line=108
 if __name__ == "__main__":
     corpus = "\n".join(p.read_text(encoding="utf-8") for p in vault_notes())
     cut = int(len(corpus) * 0.8)
@@ -91,7 +91,7 @@ if __name__ == "__main__":
     assert enc.decode(enc.encode_ordinary(corpus[cut:])) == corpus[cut:]
 
 
-# %% note_line=157
+# %% note_line=158
 if __name__ == "__main__":
     # illustrative USD, NOT any real model's price
     EXAMPLE_PRICE_PER_MILLION = {"input": 2.50, "output": 10.00}
@@ -123,7 +123,7 @@ if __name__ == "__main__":
         )
 
 
-# %% note_line=215
+# %% note_line=216
 if __name__ == "__main__":
     words = ["the", "cat", "sat", "on", "mats"]
     T, d_model, d_k = len(words), 16, 8
@@ -146,7 +146,7 @@ if __name__ == "__main__":
     assert torch.allclose(out[0], V[0])  # the first token can only attend to itself
 
 
-# %% note_line=245
+# %% note_line=246
 if __name__ == "__main__":
     g = torch.Generator().manual_seed(0)
     for d in [4, 64, 512]:
@@ -165,7 +165,7 @@ if __name__ == "__main__":
             assert top_raw > 2 * top_scaled
 
 
-# %% export note_line=266
+# %% export note_line=267
 import math
 
 import torch
@@ -193,7 +193,7 @@ def attention(q, k, v, causal=False, mask=None, return_weights=False):
     return (out, weights) if return_weights else out
 
 
-# %% note_line=297
+# %% note_line=298
 if __name__ == "__main__":
     B, H, T, D = 2, 3, 6, 8
     q, k, v = torch.randn(B, H, T, D), torch.randn(B, H, T, D), torch.randn(B, H, T, D)
@@ -232,7 +232,7 @@ if __name__ == "__main__":
     )
 
 
-# %% note_line=337
+# %% note_line=338
 if __name__ == "__main__":
     _, w_full = attention(Q, K, V, return_weights=True)
     _, w_causal = attention(Q, K, V, causal=True, return_weights=True)
@@ -248,7 +248,7 @@ if __name__ == "__main__":
     plt.show()
 
 
-# %% export note_line=367
+# %% export note_line=368
 class MultiHeadAttention(nn.Module):
     """h heads of scaled dot-product attention; `context` (for cross-attention) defaults
     to x itself."""
@@ -280,7 +280,7 @@ class MultiHeadAttention(nn.Module):
         return (out, weights) if return_weights else out
 
 
-# %% note_line=402
+# %% note_line=403
 if __name__ == "__main__":
     d_model, n_heads, T = 32, 4, 7
     mha = MultiHeadAttention(d_model, n_heads).eval()
@@ -309,7 +309,7 @@ if __name__ == "__main__":
     assert n_params == 4 * d_model**2 + 4 * d_model
 
 
-# %% export note_line=444
+# %% export note_line=445
 class FeedForward(nn.Module):
     def __init__(self, d_model, d_ff):
         super().__init__()
@@ -342,7 +342,7 @@ class TransformerLayer(nn.Module):
         return self.ln2(x + self.ff(x))
 
 
-# %% note_line=480
+# %% note_line=481
 if __name__ == "__main__":
     def copy_into_torch_layer(ours, theirs):
         with torch.no_grad():
@@ -401,7 +401,7 @@ if __name__ == "__main__":
     assert n_params == 12 * d_model**2 + 13 * d_model
 
 
-# %% export note_line=552
+# %% export note_line=553
 class CrossAttentionDecoderLayer(nn.Module):
     """Causal self-attention over the target, cross-attention to the encoder output,
     then feed-forward."""
@@ -420,7 +420,7 @@ class CrossAttentionDecoderLayer(nn.Module):
         return y + self.ff(self.ln3(y))
 
 
-# %% note_line=574
+# %% note_line=575
 if __name__ == "__main__":
     d_model = 32
     encoder = torch.nn.ModuleList(TransformerLayer(d_model, 4) for _ in range(2)).eval()
@@ -455,7 +455,7 @@ if __name__ == "__main__":
     )
 
 
-# %% note_line=614
+# %% note_line=615
 if __name__ == "__main__":
     layer = TransformerLayer(32, 4).eval()
     x = torch.randn(1, 5, 32)
@@ -465,7 +465,7 @@ if __name__ == "__main__":
     print("without positions, a bidirectional layer is permutation-equivariant")
 
 
-# %% export note_line=629
+# %% export note_line=630
 def sinusoidal_positions(n_positions, d_model, base=10000.0):
     """(n_positions, d_model) table: PE[p, 2i] = sin(p * w_i), PE[p, 2i+1] = cos(p *
     w_i), w_i = base^(-2i/d)."""
@@ -477,7 +477,7 @@ def sinusoidal_positions(n_positions, d_model, base=10000.0):
     return pe
 
 
-# %% note_line=645
+# %% note_line=646
 if __name__ == "__main__":
     n_pos, d = 64, 32
     pe = sinusoidal_positions(n_pos, d)
@@ -511,7 +511,7 @@ if __name__ == "__main__":
     assert torch.allclose(dots, dots[0].expand_as(dots), atol=1e-4)
 
 
-# %% note_line=680
+# %% note_line=681
 if __name__ == "__main__":
     pe = sinusoidal_positions(128, 64)
     sim = pe @ pe[0]  # similarity of every position with position 0
@@ -530,7 +530,7 @@ if __name__ == "__main__":
     plt.show()
 
 
-# %% note_line=710
+# %% note_line=711
 if __name__ == "__main__":
     ids = torch.tensor([enc.encode("The cat sat on the mat because it was tired.")])
     inputs, targets = ids[:, :-1], ids[:, 1:]

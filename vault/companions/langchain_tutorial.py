@@ -2,7 +2,7 @@
 # Import it: `from companions import langchain_tutorial` (the cells marked `export`).
 # Run it: `python -m companions.langchain_tutorial` runs the whole note.
 
-# %% note_line=29
+# %% note_line=30
 if __name__ == "__main__":
     import re, warnings
     import langchain_core
@@ -22,7 +22,7 @@ if __name__ == "__main__":
     )
 
 
-# %% note_line=54
+# %% note_line=55
 if __name__ == "__main__":
     from langchain_core.prompts import (
         ChatPromptTemplate,
@@ -57,7 +57,7 @@ if __name__ == "__main__":
     assert sorted(chat_prompt.input_variables) == ["history", "question", "subject"]
 
 
-# %% export note_line=99
+# %% export note_line=100
 import hashlib
 import re
 from functools import lru_cache
@@ -183,7 +183,7 @@ class TutorialChatModel(BaseChatModel):
         )
 
 
-# %% note_line=225
+# %% note_line=226
 if __name__ == "__main__":
     llm = TutorialLLM(
         model=gpt, tokenizer=tok, block_size=BLOCK, max_new_tokens=80, temperature=0.7
@@ -206,7 +206,7 @@ if __name__ == "__main__":
     assert "\n" not in stopped and " the" not in stopped and first.startswith(stopped)
 
 
-# %% note_line=258
+# %% note_line=259
 if __name__ == "__main__":
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.runnables import (
@@ -236,7 +236,7 @@ if __name__ == "__main__":
     assert report["text"] == outs[0] and report["n_chars"] == len(outs[0])
 
 
-# %% note_line=291
+# %% note_line=292
 if __name__ == "__main__":
     from langchain_core.language_models import FakeListChatModel
     from langchain_core.output_parsers import JsonOutputParser
@@ -266,7 +266,7 @@ if __name__ == "__main__":
     assert robust.invoke({"q": "hello"}).content == "answer from the backup model"
 
 
-# %% note_line=324
+# %% note_line=325
 if __name__ == "__main__":
     from langchain_core.callbacks import BaseCallbackHandler
 
@@ -293,7 +293,7 @@ if __name__ == "__main__":
     assert counter.starts == 1 and counter.tokens > 0
 
 
-# %% note_line=358
+# %% note_line=359
 if __name__ == "__main__":
     from langchain_core.chat_history import InMemoryChatMessageHistory
     from langchain_core.runnables.history import RunnableWithMessageHistory
@@ -316,7 +316,7 @@ if __name__ == "__main__":
     assert any("InMemoryChatMessageHistory" in d for d in deprecated)
 
 
-# %% note_line=384
+# %% note_line=385
 if __name__ == "__main__":
     from langchain_core.messages import trim_messages
 
@@ -373,7 +373,7 @@ if __name__ == "__main__":
     assert len(threads.store["alice"]) == 8
 
 
-# %% export note_line=454
+# %% export note_line=455
 _STOP = frozenset(
     "a an the is are was of to in on for and or what which how why does do with by it"
     " its this that be as at".split()
@@ -421,7 +421,7 @@ class HashingEmbeddings(Embeddings):
         return self._embed(text)
 
 
-# %% note_line=502
+# %% note_line=503
 if __name__ == "__main__":
     from langchain_core.documents import Document
     from langchain_core.vectorstores import InMemoryVectorStore
@@ -489,7 +489,7 @@ if __name__ == "__main__":
         assert hits[0].metadata["topic"] == expected
 
 
-# %% note_line=575
+# %% note_line=576
 if __name__ == "__main__":
     from runner.env import vault_notes
 
@@ -524,7 +524,7 @@ if __name__ == "__main__":
     assert len(vault_retriever.invoke("attention")) == 3
 
 
-# %% note_line=616
+# %% note_line=617
 if __name__ == "__main__":
     from langchain_core.outputs import ChatGeneration, ChatResult
 
@@ -596,7 +596,7 @@ if __name__ == "__main__":
     print("tutorial GPT    :", repr(generative.invoke(question)))
 
 
-# %% note_line=700
+# %% note_line=701
 if __name__ == "__main__":
     from langchain_core.tools import tool
     from langchain_core.messages import ToolMessage

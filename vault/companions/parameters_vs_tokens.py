@@ -2,7 +2,7 @@
 # Import it: `from companions import parameters_vs_tokens` (the cells marked `export`).
 # Run it: `python -m companions.parameters_vs_tokens` runs the whole note.
 
-# %% note_line=26
+# %% note_line=27
 if __name__ == "__main__":
     import time
     from collections import Counter
@@ -23,7 +23,7 @@ if __name__ == "__main__":
     )
 
 
-# %% note_line=51
+# %% note_line=52
 if __name__ == "__main__":
     layer = torch.nn.Linear(768, 3072)
     n = sum(p.numel() for p in layer.parameters())
@@ -34,7 +34,7 @@ if __name__ == "__main__":
     assert n == 768 * 3072 + 3072
 
 
-# %% export note_line=72
+# %% export note_line=73
 import math
 import heapq
 from collections import Counter, defaultdict
@@ -195,7 +195,7 @@ def param_formula(c):
     return parts
 
 
-# %% note_line=235
+# %% note_line=236
 if __name__ == "__main__":
     small = {
         "gpt2": DecoderSpec(
@@ -245,7 +245,7 @@ if __name__ == "__main__":
         assert all(by_module[k] == v for k, v in formula.items() if k != "total")
 
 
-# %% note_line=290
+# %% note_line=291
 if __name__ == "__main__":
     published = {
         "GPT-2 small": DecoderSpec(50257, 1024, 768, 12, 12, 3072, style="gpt2"),
@@ -294,7 +294,7 @@ if __name__ == "__main__":
     )
 
 
-# %% note_line=350
+# %% note_line=351
 if __name__ == "__main__":
     GiB = 1024**3
     print(
@@ -319,7 +319,7 @@ if __name__ == "__main__":
     )
 
 
-# %% note_line=395
+# %% note_line=396
 if __name__ == "__main__":
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -352,7 +352,7 @@ if __name__ == "__main__":
         assert measured == predicted
 
 
-# %% note_line=438
+# %% note_line=439
 if __name__ == "__main__":
     runs = {  # published model sizes and training-set sizes (tokens)
         "GPT-3 (2020)": (175e9, 300e9),
@@ -380,7 +380,7 @@ if __name__ == "__main__":
     )
 
 
-# %% note_line=481
+# %% note_line=482
 if __name__ == "__main__":
     corpus = "\n\n".join(notes.values())
     WORD = regex.compile(r"\w+|[^\w\s]")  # a word, or a single punctuation mark
@@ -397,7 +397,7 @@ if __name__ == "__main__":
     )
 
 
-# %% export note_line=518
+# %% export note_line=519
 GPT4_SPLIT_PATTERN = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+"""
     r"""| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
@@ -405,7 +405,7 @@ GPT4_SPLIT_PATTERN = (
 )
 
 
-# %% note_line=526
+# %% note_line=527
 if __name__ == "__main__":
     enc = tiktoken.get_encoding("cl100k_base")
     assert GPT4_SPLIT_PATTERN == enc._pat_str  # the same pattern tiktoken uses
@@ -414,7 +414,7 @@ if __name__ == "__main__":
     print(list("naïve".encode("utf-8")), "<- 'ï' is two bytes")
 
 
-# %% export note_line=540
+# %% export note_line=541
 def split_chunks(text, pattern=GPT4_SPLIT_PATTERN):
     return regex.findall(pattern, text)
 
@@ -451,7 +451,7 @@ def train_bpe_naive(text, vocab_size, pattern=GPT4_SPLIT_PATTERN):
     return merges
 
 
-# %% export note_line=589
+# %% export note_line=590
 def train_bpe(text, vocab_size, pattern=GPT4_SPLIT_PATTERN):
     """Byte-level BPE with incremental pair counts. Same merges as train_bpe_naive, much
     faster."""
@@ -502,7 +502,7 @@ def vocab_from_merges(merges):
     return vocab
 
 
-# %% note_line=645
+# %% note_line=646
 if __name__ == "__main__":
     TRAIN_CHARS, VOCAB_SIZE = 10_000, 512
     train_text = corpus[:TRAIN_CHARS]
@@ -535,7 +535,7 @@ if __name__ == "__main__":
     )
 
 
-# %% export note_line=692
+# %% export note_line=693
 class RegexTokenizer:
     """Byte-level BPE encoder/decoder driven by mergeable ranks (token bytes -> id) and
     a split pattern."""
@@ -596,7 +596,7 @@ class RegexTokenizer:
         )
 
 
-# %% note_line=756
+# %% note_line=757
 if __name__ == "__main__":
     tok = RegexTokenizer.from_merges(merges)
     hostile = [
@@ -619,7 +619,7 @@ if __name__ == "__main__":
     )
 
 
-# %% note_line=786
+# %% note_line=787
 if __name__ == "__main__":
     gpt4_tok = RegexTokenizer.from_tiktoken(enc)
     print(f"loaded {gpt4_tok.vocab_size:,} mergeable ranks (special tokens excluded)")
@@ -650,7 +650,7 @@ if __name__ == "__main__":
         assert gpt4_tok.encode(tricky) == enc.encode_ordinary(tricky)
 
 
-# %% note_line=825
+# %% note_line=826
 if __name__ == "__main__":
     o200k = tiktoken.get_encoding("o200k_base")
     samples = {
@@ -698,7 +698,7 @@ if __name__ == "__main__":
     assert max(c / en_c for *_, c, _ in rows) > max(o / en_o for *_, o in rows)
 
 
-# %% note_line=872
+# %% note_line=873
 if __name__ == "__main__":
     langs = [r[0] for r in rows]
     xs = torch.arange(len(rows)).float()

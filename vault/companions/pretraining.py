@@ -2,7 +2,7 @@
 # Import it: `from companions import pretraining` (the cells marked `export`).
 # Run it: `python -m companions.pretraining` runs the whole note.
 
-# %% export note_line=50
+# %% export note_line=51
 import importlib
 import inspect
 import re
@@ -57,7 +57,7 @@ def split_ids(ids, chunk=1000, every=10):
     return ids[~is_val], ids[is_val]
 
 
-# %% note_line=105
+# %% note_line=106
 if __name__ == "__main__":
     from runner.env import device, seed_everything
 
@@ -79,7 +79,7 @@ if __name__ == "__main__":
     assert tok.encode("→ é") == [tok.unk_id, tok.stoi[" "], tok.unk_id]
 
 
-# %% export note_line=135
+# %% export note_line=136
 def get_batch(split_ids, block_size, batch_size, generator, device="cpu"):
     starts = torch.randint(
         len(split_ids) - block_size - 1, (batch_size,), generator=generator
@@ -106,7 +106,7 @@ def estimate_loss(model, split_ids, block_size, batch_size=32, iters=10, seed=12
     return sum(losses) / len(losses)
 
 
-# %% note_line=164
+# %% note_line=165
 if __name__ == "__main__":
     import math
 
@@ -135,7 +135,7 @@ if __name__ == "__main__":
     assert uniform > unigram > bigram
 
 
-# %% export note_line=201
+# %% export note_line=202
 # (model config, training recipe) per size and device type
 SPECS = {
     ("small", "cpu"): (
@@ -251,7 +251,7 @@ def get_pretrained(size="small", device=None):
     return model.to(device).eval(), CharTokenizer(ckpt["chars"]), ckpt["info"]
 
 
-# %% note_line=320
+# %% note_line=321
 if __name__ == "__main__":
     dev = device()
     model, tok, info = get_pretrained("small", dev)
@@ -282,7 +282,7 @@ if __name__ == "__main__":
     assert info["val_loss"] < baselines["bigram"] - 0.3
 
 
-# %% note_line=350
+# %% note_line=351
 if __name__ == "__main__":
     import matplotlib.pyplot as plt
 
@@ -316,7 +316,7 @@ if __name__ == "__main__":
     assert abs(info["train_loss"] - info["val_loss"]) < 0.1
 
 
-# %% note_line=396
+# %% note_line=397
 if __name__ == "__main__":
     @torch.no_grad()
     def sample_text(model, tok, prompt, n_chars=300, temperature=0.8, seed=0):
@@ -337,7 +337,7 @@ if __name__ == "__main__":
         assert out.startswith(prompt) and len(out) == len(prompt) + 300
 
 
-# %% note_line=425
+# %% note_line=426
 if __name__ == "__main__":
     sentence = "The model reads every token."
     layer = model.blocks[-1].attn
@@ -374,7 +374,7 @@ if __name__ == "__main__":
         )
 
 
-# %% note_line=471
+# %% note_line=472
 if __name__ == "__main__":
     import tempfile
 
@@ -407,7 +407,7 @@ if __name__ == "__main__":
     assert same and CharTokenizer(ck["chars"]).encode("abc") == tok.encode("abc")
 
 
-# %% note_line=512
+# %% note_line=513
 if __name__ == "__main__":
     draft, draft_tok, draft_info = get_pretrained("draft", dev)
     print(
@@ -420,7 +420,7 @@ if __name__ == "__main__":
     assert draft_info["val_loss"] < baselines["bigram"]
 
 
-# %% note_line=547
+# %% note_line=548
 if __name__ == "__main__":
     import os, socket, subprocess, sys, tempfile, textwrap
     from runner.env import vault_dir

@@ -2,7 +2,7 @@
 # Import it: `from companions import rag` (the cells marked `export`).
 # Run it: `python -m companions.rag` runs the whole note.
 
-# %% export note_line=43
+# %% export note_line=44
 import math
 import os
 import re
@@ -76,7 +76,7 @@ def citation(chunk: dict) -> str:
     return f"[[{chunk['note']}#{h}]]"
 
 
-# %% note_line=117
+# %% note_line=118
 if __name__ == "__main__":
     import time
 
@@ -102,7 +102,7 @@ if __name__ == "__main__":
     assert lengths.max() <= 180 + 40  # window plus the contextual header
 
 
-# %% export note_line=157
+# %% export note_line=158
 STOPWORDS = set(
     """a an and are as at be by can do does for from has have how i if in into
 is it its of on or that the their then there these this to was what when where which who
@@ -175,7 +175,7 @@ def top_k(scores: np.ndarray, k: int) -> list[int]:
     return [int(i) for i in order[:k]]
 
 
-# %% note_line=230
+# %% note_line=231
 if __name__ == "__main__":
     from rank_bm25 import BM25Okapi
 
@@ -198,7 +198,7 @@ if __name__ == "__main__":
     print("BM25 (rank_bm25 idf variant) matches rank_bm25.BM25Okapi on every chunk score")
 
 
-# %% export note_line=262
+# %% export note_line=263
 def load_minilm():
     """Tokenizer and encoder of all-MiniLM-L6-v2 from the locally installed package (no
     network)."""
@@ -238,7 +238,7 @@ def embed(
     return out
 
 
-# %% note_line=305
+# %% note_line=306
 if __name__ == "__main__":
     import warnings
 
@@ -269,7 +269,7 @@ if __name__ == "__main__":
     assert sims[0, 1] > sims[0, 2]
 
 
-# %% note_line=342
+# %% note_line=343
 if __name__ == "__main__":
     from runner.env import artifact, fingerprint
 
@@ -312,7 +312,7 @@ if __name__ == "__main__":
         return E @ _query_vectors[question]
 
 
-# %% note_line=393
+# %% note_line=394
 if __name__ == "__main__":
     QUESTIONS = [
         (
@@ -429,7 +429,7 @@ if __name__ == "__main__":
     assert len(questions) >= 5, "too few target notes exist to evaluate retrieval"
 
 
-# %% note_line=509
+# %% note_line=510
 if __name__ == "__main__":
     def rrf(rankings: list[list[int]], k: int = 60) -> np.ndarray:
         """Reciprocal rank fusion (Cormack et al., 2009): sum of 1/(k + rank) over the
@@ -494,7 +494,7 @@ if __name__ == "__main__":
         assert r[5] > random_hit(5), name
 
 
-# %% note_line=579
+# %% note_line=580
 if __name__ == "__main__":
     for name in retrievers:
         misses = [
@@ -508,7 +508,7 @@ if __name__ == "__main__":
             )
 
 
-# %% export note_line=603
+# %% export note_line=604
 RAG_INSTRUCTIONS = (
     "Answer the question using only the sources below. After each sentence cite its"
     " source as [[Note#Heading]]. If the sources do not contain the answer, say that"
@@ -556,7 +556,7 @@ def extractive_answer(
     return " ".join(f"{s} {cite}" for cov, _, s, cite in best if cov > 0)
 
 
-# %% note_line=651
+# %% note_line=652
 if __name__ == "__main__":
     import tiktoken
 
@@ -606,7 +606,7 @@ if __name__ == "__main__":
     print(f"\n{len(cited)} citations, all resolve to an existing note and heading")
 
 
-# %% note_line=710
+# %% note_line=711
 if __name__ == "__main__":
     oos = "Which herbs go well in a tomato soup recipe?"
     retrieved = [chunks[i] for i in top_k(bm25.scores(tokenize(oos)), 3)]
