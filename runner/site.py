@@ -18,14 +18,12 @@ What a page shows is built by `Site` (site_pages.py); math is site_math.py, outp
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import sys
 from pathlib import Path
 from urllib.parse import quote
 
-import nbformat
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
@@ -34,7 +32,6 @@ from . import site_extras
 from .execute import resolve_device, run_vault
 from .index import note_paths, read_note
 from .markdown_ext import PageContext, VaultExtension, unreadable_page
-from .outputs import scrub_paths
 from .site_math import ObsidianMathExtension
 from .site_pages import ASSET_DIR, NOTEBOOK_DIR, Site
 
@@ -87,7 +84,7 @@ def on_pre_build(config) -> None:
     device = options["device"] or resolve_device(None)
     if options["serve"]:
         _rerun_changed(cfg, device)
-    site = Site(cfg, device, options.get("keys"))
+    site = Site(cfg, device, options.get("keys"), parallel=not options["serve"])
     CTX.resolver, CTX.note = site.resolver, None
     CTX.reported.clear()
     site.tags_plugin = config.plugins.get("material/tags")
@@ -168,28 +165,13 @@ def on_post_build(config) -> None:
         return
     out = Path(config.site_dir) / NOTEBOOK_DIR
     out.mkdir(parents=True, exist_ok=True)
-    for name, nb in site.notebooks.items():
-        nbformat.write(_published(nb), out / f"{name}.ipynb")
+    for name, text in site.notebooks.texts.items():
+        (out / f"{name}.ipynb").write_text(text, encoding="utf-8")
+    site.notebooks.close()
     for path, data in site.figures.items():
         (Path(config.site_dir) / path).parent.mkdir(parents=True, exist_ok=True)
         (Path(config.site_dir) / path).write_bytes(data)
     site_extras.on_post_build(site, config, ASSET_DIR)
-
-
-def _published(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook as downloaded from the site: its outputs without the build machine's paths."""
-    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if "text" in out:
-                out["text"] = scrub_paths("".join(out["text"]) if isinstance(out["text"], list) else out["text"])
-            if "traceback" in out:
-                out["traceback"] = [scrub_paths(line) for line in out["traceback"]]
-            for mime in ("text/plain", "text/html"):
-                if mime in out.get("data", {}):
-                    value = out["data"][mime]
-                    out["data"][mime] = scrub_paths("".join(value) if isinstance(value, list) else value)
-    return nb
 
 
 # ---- the commands

@@ -10,18 +10,18 @@ import logging
 import re
 from html import escape
 
-import nbformat
 from mkdocs.utils import get_relative_url
 
 from . import config as config_mod
 from .cache import Cache
 from .execute import plan
-from .export import ExportError, code_cells, companion_name, to_notebook
+from .export import ExportError, code_cells, companion_name
 from .figures import describe
 from .index import WIKILINK, Note, read_vault, split_frontmatter
 from .links import Resolver, backlinks
 from .markdown_ext import BLOCK_ID_AT_END, find_heading
 from .outputs import badge, is_measured, render_cell
+from .site_notebooks import Notebooks
 
 log = logging.getLogger("mkdocs.plugins.llm_vault")
 ASSET_DIR = "llm-vault"                # where our CSS/JS land in the site
@@ -34,8 +34,10 @@ FENCE_OPENING = re.compile(r"^(\s*(?:>\s?)*\s*)(`{3,}|~{3,})\s*([\w+#.-]*).*$")
 class Site:
     """Everything the hooks need about the vault, computed once per build."""
 
-    def __init__(self, cfg: config_mod.Config, device: str, keys: dict[str, str] | None = None):
-        """`keys`: {note: cache key} when the caller has just run the vault; else they come from `plan()`."""
+    def __init__(self, cfg: config_mod.Config, device: str, keys: dict[str, str] | None = None,
+                 parallel: bool = False):
+        """`keys`: {note: cache key} when the caller has just run the vault; else they come from `plan()`;
+        `parallel`: read the notebooks of notes that never ran in worker processes (site_notebooks.py)."""
         self.cfg, self.device = cfg, device
         if keys is not None:
             self.vault = read_vault(cfg.vault)
@@ -51,9 +53,13 @@ class Site:
         self.resolver = Resolver(self.vault, cfg.planned)
         self.incoming = backlinks(self.resolver)
         self.cache = Cache(cfg.cache_dir)
-        self.notebooks: dict[str, nbformat.NotebookNode] = {}
+        self.notebooks = Notebooks([n for n in self.vault.notes if n.cells and not self._has_run(n)], parallel)
         self.figures: dict[str, bytes] = {}  # site path → image, written after the build
         self.tags_plugin = None                # Material's, for the anchors of its tags page
+
+    def _has_run(self, note: Note) -> bool:
+        key = self.keys.get(note.rel)
+        return key is not None and (self.cache.entry(key) / "notebook.ipynb").is_file()
 
     def run_of(self, note: Note):
         key = self.keys.get(note.rel)
@@ -139,16 +145,14 @@ class Site:
         if name is None:
             return ""
         companion = files.get_file_from_path(f"companions/{name}.py")
-        if nb is None:
-            try:
-                nb = to_notebook(note)
-            except ExportError:
-                nb = None
         if nb is not None:
-            self.notebooks[name] = nb
+            self.notebooks.ran(name, nb)
+            offered = True
+        else:
+            offered = self.notebooks.never_run(name, note)
         here = page.file.url
         return badge(result, get_relative_url(companion.url, here) if companion else None,
-                     get_relative_url(f"{NOTEBOOK_DIR}/{name}.ipynb", here) if nb is not None else None)
+                     get_relative_url(f"{NOTEBOOK_DIR}/{name}.ipynb", here) if offered else None)
 
     def tag_links(self, html: str, page, files) -> str:
         tags_page = files.get_file_from_path("tags.md")

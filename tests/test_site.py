@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import markdown
@@ -227,6 +228,36 @@ def test_not_run_badge_without_cache(tmp_path):
     html = (tmp_path / "site/Topics/Alpha.html").read_text()
     assert 'class="llm-badge llm-not-run"' in html and "Not run: needs 8 GPUs" in html
     assert (tmp_path / "site/notebooks/alpha.ipynb").exists()  # the notebook without outputs
+
+
+def test_never_run_notebooks_made_by_workers_equal_those_made_in_the_build(tmp_path, monkeypatch):
+    """A large vault reads its never-run notes into notebooks in forked workers (site_notebooks.py): the same
+    files, and the same download links, as reading them one by one in the build's own process."""
+    from runner import site_notebooks
+
+    vault = fresh_vault(tmp_path)
+    (vault / "Unreadable.md").write_text("# Unreadable\n\n<div>\n```python\nprint(1)\n```\n</div>\n")
+    sites, pooled, init = {}, [], site_notebooks.Notebooks.__init__
+
+    def recording_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        pooled.append(self._pool is not None)
+
+    monkeypatch.setattr(site_notebooks.Notebooks, "__init__", recording_init)
+    for label, threshold in (("serial", 10_000), ("workers", 1)):
+        monkeypatch.setattr(site_notebooks, "POOL_FROM", threshold)
+        build(vault, tmp_path / label, tmp_path / "cache", run=False)
+        sites[label] = tmp_path / label
+    assert pooled == [False, True] or os.cpu_count() == 1
+    def without_ids(path):  # nbformat gives every new cell a random id, in any process
+        nb = json.loads(path.read_text())
+        return [{k: v for k, v in cell.items() if k != "id"} for cell in nb["cells"]], nb["metadata"]
+
+    serial, workers = (sorted((p.name, without_ids(p)) for p in (s / "notebooks").iterdir()) for s in sites.values())
+    assert serial == workers and len(serial) >= 2
+    assert "unreadable.ipynb" not in dict(serial)  # jupytext cannot read it: no download, in both
+    for name in ("Topics/Alpha.html", "Unreadable.html"):
+        assert (sites["serial"] / name).read_text() == (sites["workers"] / name).read_text()
 
 
 # ---- math: Obsidian's `$` rules, typeset later by KaTeX in the browser
