@@ -5,7 +5,7 @@ torch, numpy, matplotlib and ipykernel, then forks one child per kernel, so ever
 with nothing in it but those imports. No maintained package offers a forking kernel provisioner for jupyter_client,
 hence this module.
 
-    serve:   python -m runner.forkserver serve SOCKET RUN_DIR [MODULE...]   (by the runner, one per run)
+    serve:   python -m runner.forkserver serve SOCKET RUN_DIR [--spawn | MODULE...]   (by the runner, one per run)
     ask:     request_kernel(SOCKET, IPYKERNEL-ARGS, env, cwd) -> ForkedProcess   (in the runner, kernels.py)
 
 The runner sends the kernel's arguments, environment and folder, with its own stdin/stdout/stderr, over the
@@ -45,13 +45,15 @@ PRELOAD = ("torch", "numpy", "numpy.random", "IPython", "ipykernel.kernelapp", "
 OPTIONAL = {"matplotlib": ("matplotlib", "matplotlib.pyplot", "PIL.features")}
 
 
-def serve(path: str, run_dir: str | None = None, extra: tuple[str, ...] = ()) -> None:
+def serve(path: str, run_dir: str | None = None, extra: tuple[str, ...] = (), spawn: bool = False) -> None:
+    """`spawn`: start each kernel as a new Python instead of forking it (LLM_VAULT_FORK=0); the server is still the
+    kernels' parent and watchdog, so a SIGKILLed runner leaves nothing behind in that mode either."""
     parent = os.getppid()
     signal.signal(signal.SIGTERM, _stop)
     try:
         with contextlib_suppress():
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        for name in (*PRELOAD, *extra):
+        for name in () if spawn else (*PRELOAD, *extra):
             try:
                 __import__(name)
             except ImportError:
@@ -59,6 +61,7 @@ def serve(path: str, run_dir: str | None = None, extra: tuple[str, ...] = ()) ->
         # the preloaded objects out of the collector's sight: a kernel's first collections would otherwise touch
         # every one of them and copy the server's memory page by page (the fork servers' usual trick)
         gc.freeze()
+        start = _spawn if spawn else _fork
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(path)
         listener.listen(64)
@@ -68,7 +71,7 @@ def serve(path: str, run_dir: str | None = None, extra: tuple[str, ...] = ()) ->
         while os.getppid() == parent:  # the runner is gone: so are we
             for key, _ in selector.select(timeout=0.5):
                 if key.data is None:
-                    _accept(listener, selector)
+                    _accept(listener, selector, start)
                 else:
                     _reap(key, selector)
     finally:
@@ -142,20 +145,36 @@ def _reap_any() -> None:
             return
 
 
-def _accept(listener: socket.socket, selector: selectors.BaseSelector) -> None:
+def _accept(listener: socket.socket, selector: selectors.BaseSelector, start) -> None:
     conn, _ = listener.accept()
     message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
     request = json.loads(message)
-    pid = os.fork()
-    if pid == 0:
-        selector.close()
-        listener.close()
-        conn.close()
-        _become_kernel(request, fds)
+    pid = start(request, fds, (selector, listener, conn))
     for fd in fds:
         os.close(fd)
     conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     selector.register(os.pidfd_open(pid), selectors.EVENT_READ, (pid, conn))
+
+
+def _fork(request: dict, fds: list[int], to_close) -> int:
+    pid = os.fork()
+    if pid == 0:
+        for thing in to_close:
+            thing.close()
+        _become_kernel(request, fds)
+    return pid
+
+
+def _spawn(request: dict, fds: list[int], to_close) -> int:
+    """A kernel as jupyter_client starts one (a new session), but as the server's child."""
+    import subprocess
+
+    argv = [sys.executable, "-m", "ipykernel_launcher", *request["argv"],
+            f"--IPKernelApp.parent_handle={request['client_pid']}"]
+    process = subprocess.Popen(argv, stdin=fds[0], stdout=fds[1], stderr=fds[2], env=request["env"],
+                               cwd=request["cwd"], start_new_session=True)
+    process.returncode = 0  # reaped by _reap with waitpid: Popen must not wait for it, nor warn that it runs
+    return process.pid
 
 
 def _reap(key, selector: selectors.BaseSelector) -> None:
@@ -268,5 +287,6 @@ def request_kernel(path: str, argv: list[str], env: dict[str, str], cwd: str) ->
 if __name__ == "__main__":
     verb, path, *rest = sys.argv[1:]
     if verb != "serve" or not rest:
-        sys.exit(f"usage: python -m runner.forkserver serve SOCKET RUN_DIR [MODULE...] (not {sys.argv[1:]})")
-    serve(path, rest[0], tuple(rest[1:]))
+        sys.exit(f"usage: python -m runner.forkserver serve SOCKET RUN_DIR [--spawn | MODULE...] "
+                 f"(not {sys.argv[1:]})")
+    serve(path, rest[0], tuple(m for m in rest[1:] if m != "--spawn"), spawn="--spawn" in rest[1:])

@@ -141,14 +141,17 @@ class ForkServer:
         self.run_dir = run_dir
         self.path = run_dir.name("fork")
         self.process = None
+        self.spawn = False
 
     async def start(self, env: dict[str, str], sources: list[str] = (), meanwhile=None) -> "ForkServer | None":
         """`sources`: the code the kernels will run, which decides what else the server imports beforehand;
         `meanwhile()`: the runner's own preparations, done on another core while the server imports."""
-        if os.environ.get("LLM_VAULT_FORK", "1") == "0" or not hasattr(os, "pidfd_open"):
+        if not hasattr(os, "pidfd_open"):  # not Linux: jupyter_client starts the kernels, no watchdog
             return None
-        extra = [module for package, modules in OPTIONAL.items() if any(package in code for code in sources)
-                 for module in modules]
+        self.spawn = os.environ.get("LLM_VAULT_FORK", "1") == "0"  # new Pythons, not forks; still the watchdog
+        extra = ["--spawn"] if self.spawn else [
+            module for package, modules in OPTIONAL.items() if any(package in code for code in sources)
+            for module in modules]
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "runner.forkserver", "serve", self.path, self.run_dir.path, *extra, env=env,
             stdout=asyncio.subprocess.PIPE, start_new_session=True, cwd=self.run_dir.path)
@@ -250,8 +253,8 @@ class KernelPool:
 
     async def _start_one(self) -> None:
         try:
-            await self.ready.put(await start_kernel(self.env, warm=self.fork is None, fork=self.fork,
-                                                    run_dir=self.run_dir))
+            warm = self.fork is None or self.fork.spawn  # a new Python: import torch & co. before the note
+            await self.ready.put(await start_kernel(self.env, warm=warm, fork=self.fork, run_dir=self.run_dir))
         except Exception as exc:  # surfaced to whoever takes it
             await self.ready.put(exc)
 

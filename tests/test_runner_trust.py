@@ -199,12 +199,13 @@ def test_a_child_in_its_own_session_dies_with_the_kernel(make_vault):
     assert [pid for pid in pids if _alive(pid)] == []
 
 
-def test_sigkill_of_the_runner_leaves_no_process_and_no_file(make_vault):
+@pytest.mark.parametrize("fork", ["1", "0"])  # kernels forked by the server, or started by it as new Pythons
+def test_sigkill_of_the_runner_leaves_no_process_and_no_file(make_vault, fork):
     marker = f"llmvault-{uuid.uuid4().hex}"
     cfg = make_vault({"Detached.md": DETACHED.format(rest="open('ready', 'w')\ntime.sleep(300)")})
     tmp = Path(tempfile.mkdtemp(prefix="w10b-kill-", dir="/tmp"))
     try:
-        env = {**os.environ, "TMPDIR": str(tmp), "MARK": marker}
+        env = {**os.environ, "TMPDIR": str(tmp), "MARK": marker, "LLM_VAULT_FORK": fork}
         runner = subprocess.Popen([sys.executable, "-m", "runner.cli", "--vault", str(cfg.vault), "run"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 120

@@ -5,10 +5,14 @@ links are there; the site works opened from disk (file://). Screenshots go to te
 """
 from __future__ import annotations
 
+import functools
+import http.server
+import io
 import json
 import logging
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -280,3 +284,55 @@ def test_the_site_works_from_file_urls(browser, vault_site):
     browser.send("Page.navigate", url=(site_dir / "graph.html").as_uri())
     browser.wait_for(graph_ready(".llm-graph-full"), timeout=20)
     assert browser.errors == []
+
+
+class _SubPathHandler(http.server.SimpleHTTPRequestHandler):
+    """A host that publishes the site under /vault/ and answers a missing page with its 404.html, status 404 (as
+    GitHub Pages and Netlify do)."""
+
+    def log_message(self, *args):
+        pass
+
+    def send_head(self):
+        if not self.path.startswith("/vault/"):
+            self.send_error(404)
+            return None
+        self.path = self.path[len("/vault"):]
+        if not Path(self.translate_path(self.path)).exists():
+            body = (Path(self.directory) / "404.html").read_bytes()
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return io.BytesIO(body)
+        return super().send_head()
+
+
+def test_the_404_page_works_under_a_sub_path(browser, tmp_path, monkeypatch):
+    """With site_url under a sub-path, a missing page deep below it gets a styled 404 whose links lead home."""
+    from site_helpers import build, fresh_vault
+
+    monkeypatch.setenv("LLM_VAULT_SITE_URL", "https://example.org/vault/")
+    build(fresh_vault(tmp_path), tmp_path / "site", tmp_path / "cache", run=False)
+    handler = functools.partial(_SubPathHandler, directory=str(tmp_path / "site"))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}/vault/"
+    try:
+        view(browser, "phone", "light")
+        browser.errors.clear()
+        browser.open(base + "no/such/folder/Missing%20Note.html")
+        assert browser.eval("document.querySelector('article h1').textContent").strip() == "404 - Not found"
+        # Material's stylesheet and our assets came from /vault/ (a relative path would have missed them)
+        assert browser.eval("getComputedStyle(document.querySelector('.md-header')).position") == "sticky"
+        assert browser.eval("document.styleSheets.length") >= 3
+        browser.screenshot("nav-404-subpath-phone-light.png")
+        home = browser.eval("document.querySelector('a.md-header__button.md-logo').href")
+        assert home.startswith(base), home
+        browser.open(home)
+        assert browser.eval("document.querySelector('article h1').textContent").startswith("Fixture Index")
+        # the one error is the missing page's own status; no stylesheet, script or image failed to load
+        assert [e for e in browser.errors if "Missing%20Note.html" not in e] == []
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
