@@ -482,27 +482,29 @@ if __name__ == "__main__":
     hook = model.register_forward_pre_hook(lambda module, args: fed.append(args[0].size(1)))
 
 
-    def timed(fn, repeats=2):
-        best = float("inf")
-        for _ in range(repeats):
-            fed.clear()
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            out = fn()
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            best = min(best, time.perf_counter() - t0)
-        return out, best, sum(fed)
+    def timed(fn):
+        fed.clear()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        out = fn()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        return out, time.perf_counter() - t0, sum(fed)
 
 
     generate(model, x, 8)  # warm-up
-    out_plain, t_plain, work_plain = timed(
-        lambda: generate(model, x, N_NEW, use_cache=False)
-    )
-    out_cache, t_cache, work_cache = timed(
-        lambda: generate(model, x, N_NEW, use_cache=True)
-    )
+    # the two loops take turns, three times, and each keeps its best time: a moment when
+    # the machine is busy slows one try of each, not all the tries of one
+    tries = [
+        (
+            timed(lambda: generate(model, x, N_NEW, use_cache=False)),
+            timed(lambda: generate(model, x, N_NEW, use_cache=True)),
+        )
+        for _ in range(3)
+    ]
+    out_plain, t_plain, work_plain = min((p for p, c in tries), key=lambda r: r[1])
+    out_cache, t_cache, work_cache = min((c for p, c in tries), key=lambda r: r[1])
     hook.remove()
     assert torch.equal(out_plain, out_cache), "the KV cache changed the output"
 
@@ -542,7 +544,7 @@ if __name__ == "__main__":
     assert speedup >= 1.5
 
 
-# %% export note_line=739
+# %% export note_line=741
 def accept_or_resample(p, q, token, generator=None):
     """One verification step. Returns (accepted, token_to_emit); the emitted token is
     distributed as p."""
@@ -631,7 +633,7 @@ def speculative_generate(
     return torch.tensor([seq[:goal]], device=dev), stats
 
 
-# %% note_line=834
+# %% note_line=836
 if __name__ == "__main__":
     from companions.inference import accept_or_resample, speculative_generate
 
@@ -659,7 +661,7 @@ if __name__ == "__main__":
     assert tv < 0.03
 
 
-# %% note_line=870
+# %% note_line=872
 if __name__ == "__main__":
     K, N_SPEC = 4, 64
     spec_prompts = [
@@ -716,7 +718,7 @@ if __name__ == "__main__":
     assert per_call > 1
 
 
-# %% note_line=935
+# %% note_line=937
 if __name__ == "__main__":
     g = torch.Generator(device=dev).manual_seed(0)
     x = encode("The model ")
