@@ -85,7 +85,7 @@ class Job:
 
 def plan(cfg: Config, selection: list[str] | None = None, device: str = "cpu") -> tuple[Vault, list[Job]]:
     """The jobs asked for (all by default), in that order, then the notes they depend on that were not asked for."""
-    vault = read_vault(cfg.vault)
+    vault = read_vault(cfg.vault, parsed=cfg.cache_dir / "parsed-notes.pickle")
     files = planned_companions(vault)
     write_companions(vault, files)  # the run imports what the notes say now
     texts = {path.stem: text for path, text in files.items()}

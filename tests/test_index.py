@@ -98,3 +98,38 @@ def test_a_code_span_inside_a_wikilink_belongs_to_the_link(make_vault):
     links = vault.note("A.md").links
     assert [(l.target, l.heading) for l in links] == [("B", "`torch.compile`")]  # as written
     assert Resolver(vault).resolve(links[0], vault.note("A.md")).heading.line == 1
+
+
+def test_a_kept_parse_is_the_same_note_and_follows_every_edit(tmp_path, monkeypatch):
+    """plan() keeps each note's parse between runs (index.read_vault(parsed=…)): reused only for the same bytes at the
+    same path with the same parser; what it gives is exactly what parsing gives."""
+    from runner import index
+    from runner.index import read_vault
+
+    vault = tmp_path / "vault"
+    (vault / "Sub").mkdir(parents=True)
+    (vault / "A.md").write_text("---\naliases: [Alpha]\n---\n# A\n\nSee [[Sub/B#Part]] and #tag.\n")
+    (vault / "Sub/B.md").write_text("# B\n\n## Part\n\n```python\nprint(1)\n```\n")
+    kept = tmp_path / "cache/parsed.pickle"
+    parsed = []
+    real = index.read_note
+    monkeypatch.setattr(index, "read_note", lambda path, root: parsed.append(path.name) or real(path, root))
+
+    first = read_vault(vault, parsed=kept)
+    assert sorted(parsed) == ["A.md", "B.md"] and kept.is_file()
+    parsed.clear()
+    again = read_vault(vault, parsed=kept)
+    assert parsed == [] and again.notes == first.notes == read_vault(vault).notes
+    parsed.clear()
+    (vault / "Sub/B.md").write_text("# B\n\n## Part two\n")
+    (vault / "A.md").rename(vault / "Sub/A.md")  # same bytes, another path: its links resolve from elsewhere
+    edited = read_vault(vault, parsed=kept)
+    assert sorted(parsed) == ["A.md", "B.md"]
+    assert [n.rel for n in edited.notes] == ["Sub/A.md", "Sub/B.md"]
+    assert edited.notes[1].headings[-1].text == "Part two"
+    parsed.clear()
+    monkeypatch.setattr(index, "_parser_version", lambda: "another parser")
+    read_vault(vault, parsed=kept)
+    assert sorted(parsed) == ["A.md", "B.md"]
+    kept.write_bytes(b"not a pickle")
+    assert read_vault(vault, parsed=kept).notes == edited.notes
