@@ -327,9 +327,11 @@ def test_the_404_page_works_under_a_sub_path(browser, tmp_path, monkeypatch):
         assert browser.eval("getComputedStyle(document.querySelector('.md-header')).position") == "sticky"
         assert browser.eval("document.styleSheets.length") >= 3
         browser.screenshot("nav-404-subpath-phone-light.png")
+        assert "may have been renamed or moved" in browser.eval("document.querySelector('article').textContent")
         home = browser.eval("document.querySelector('a.md-header__button.md-logo').href")
         assert home.startswith(base), home
-        browser.open(home)
+        browser.click("p.llm-not-found a")  # runner/theme/404.html: the way on
+        browser.wait_for(f"location.href === {json.dumps(base + 'index.html')} && document.readyState === 'complete'")
         assert browser.eval("document.querySelector('article h1').textContent").startswith("Fixture Index")
         # the one error is the missing page's own status; no stylesheet, script or image failed to load
         assert [e for e in browser.errors if "Missing%20Note.html" not in e] == []
