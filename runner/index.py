@@ -242,59 +242,15 @@ def read_vault(root: Path, parsed: Path | None = None) -> Vault:
     code), so a run where nothing changed does not parse the vault again (0.4 s of a 1.2 s no-change run)."""
     root = Path(root).resolve()
     paths = note_paths(root)
-    notes = read_notes_cached(paths, root, parsed) if parsed is not None else [read_note(p, root) for p in paths]
+    if parsed is not None:
+        from .parse_cache import read_notes_kept
+
+        notes = read_notes_kept(paths, root, parsed)
+    else:
+        notes = [read_note(p, root) for p in paths]
     attachments = sorted(  # any file that is not a note (companion modules too): Obsidian links every extension
         p.relative_to(root).as_posix() for p in root.rglob("*")
         if p.suffix.lower() != ".md" and not _private(p.relative_to(root)) and p.is_file()
     )
     return Vault(root, notes, attachments)
 
-
-def _parser_version() -> str:
-    import hashlib
-
-    import markdown_it
-
-    from . import fences, inline, obsidian_md
-
-    digest = hashlib.sha256(f"{markdown_it.__version__} {yaml.__version__}".encode())
-    for module in (fences, inline, obsidian_md):
-        digest.update(Path(module.__file__).read_bytes())
-    digest.update(Path(__file__).read_bytes())
-    return digest.hexdigest()
-
-
-def read_notes_cached(paths: list[Path], root: Path, parsed: Path) -> list[Note]:
-    import hashlib
-    import os
-    import pickle
-    import tempfile
-
-    version = _parser_version()
-    try:
-        stored = pickle.loads(parsed.read_bytes())
-        kept = stored["notes"] if stored.get("version") == version else {}
-    except Exception:  # none yet, or unreadable: parse everything
-        kept = {}
-    notes, fresh = [], {}
-    for path in paths:
-        try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest() + str(path)
-        except OSError:
-            notes.append(read_note(path, root))  # read_note reports it
-            continue
-        note = kept.get(digest)
-        if note is None:
-            note = read_note(path, root)
-        fresh[digest] = note
-        notes.append(note)
-    if fresh.keys() != kept.keys():
-        try:
-            parsed.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=parsed.parent, prefix=".parsed-")
-            with os.fdopen(fd, "wb") as out:
-                pickle.dump({"version": version, "notes": fresh}, out, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, parsed)
-        except OSError:  # a read-only or full cache: parsing again next time is all it costs
-            pass
-    return notes

@@ -101,9 +101,9 @@ def test_a_code_span_inside_a_wikilink_belongs_to_the_link(make_vault):
 
 
 def test_a_kept_parse_is_the_same_note_and_follows_every_edit(tmp_path, monkeypatch):
-    """plan() keeps each note's parse between runs (index.read_vault(parsed=…)): reused only for the same bytes at the
+    """plan() keeps each note's parse between runs (parse_cache.py): reused only for the same bytes at the
     same path with the same parser; what it gives is exactly what parsing gives."""
-    from runner import index
+    from runner import index, parse_cache
     from runner.index import read_vault
 
     vault = tmp_path / "vault"
@@ -128,7 +128,7 @@ def test_a_kept_parse_is_the_same_note_and_follows_every_edit(tmp_path, monkeypa
     assert [n.rel for n in edited.notes] == ["Sub/A.md", "Sub/B.md"]
     assert edited.notes[1].headings[-1].text == "Part two"
     parsed.clear()
-    monkeypatch.setattr(index, "_parser_version", lambda: "another parser")
+    monkeypatch.setattr(parse_cache, "_parser_version", lambda: "another parser")
     read_vault(vault, parsed=kept)
     assert sorted(parsed) == ["A.md", "B.md"]
     kept.write_bytes(b"not a pickle")
