@@ -85,7 +85,10 @@ def note_key(note: Note, vault: Vault, companions: dict[str, str], device: str, 
         digest.update(f"\0companion {name}\0".encode() + companions.get(name, "").encode())
     for rel in data_entries(note):
         digest.update(f"\0data {rel}\0".encode())
-        _hash_data(note.path.parent / rel, digest)
+        if is_pattern(rel):
+            _hash_matches(note.path.parent, rel, digest)
+        else:
+            _hash_data(note.path.parent / rel, digest)
     return digest.hexdigest()[:20]
 
 
@@ -109,15 +112,15 @@ def pattern_matches(folder: Path, pattern: str) -> list[Path]:
     return sorted(p for p in folder.glob(pattern) if p.is_file())
 
 
+def _hash_matches(folder: Path, pattern: str, digest) -> None:
+    """A glob (`../**/*.md`) by the names (relative to the note's folder) and bytes of the files it matches."""
+    for file in pattern_matches(folder, pattern):
+        name = file.relative_to(folder).as_posix().encode()
+        digest.update(b"\0<match>\0" + len(name).to_bytes(8, "little") + name + file.read_bytes())
+
+
 def _hash_data(path: Path, digest) -> None:
-    """A file by its bytes, a folder by the names and bytes of every file under it, a glob (`../**/*.md`) by the
-    names and bytes of the files it matches; a missing path by that fact."""
-    if is_pattern(path.name) or any(is_pattern(part) for part in path.parts):
-        folder = Path(*[p for p in path.parts[:next(i for i, p in enumerate(path.parts) if is_pattern(p))]])
-        for file in pattern_matches(folder, path.relative_to(folder).as_posix()):
-            name = file.relative_to(folder).as_posix().encode()
-            digest.update(b"\0<match>\0" + len(name).to_bytes(8, "little") + name + file.read_bytes())
-        return
+    """A file by its bytes, a folder by the names and bytes of every file under it; a missing path by that fact."""
     if path.is_file():
         digest.update(path.read_bytes())  # as keys were before folders were hashed: stored entries stay valid
     elif path.is_dir():

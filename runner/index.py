@@ -253,4 +253,3 @@ def read_vault(root: Path, parsed: Path | None = None) -> Vault:
         if p.suffix.lower() != ".md" and not _private(p.relative_to(root)) and p.is_file()
     )
     return Vault(root, notes, attachments)
-

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from . import env as note_env
 from .cache import CacheWriteError, Result
-from .export import code_cells, to_notebook
+from .export import ExportError, code_cells, to_notebook
+from .fences import fence_problems
 from .index import Note
 from .kernels import ForkServer, KernelPool, RunDir, kernel_env, kill_all
-from .fences import fence_problems
 from .run_note import cell_limit, execute_note, make_result
 from .tiktoken_data import ensure_offline_encodings
 
@@ -158,7 +158,8 @@ async def run_all(vault, todo, cache, jobs, force, timeout, progress, device, ex
     def prepare() -> None:  # the notebooks, while the fork server imports torch: 0.04 s a note, off the path
         for job in to_run:
             if not fence_problems(job.note.fences, jupyter=False):
-                notebooks[job.note.rel] = to_notebook(job.note)
+                with contextlib.suppress(ExportError):  # execute_note reads it again and reports it, as before
+                    notebooks[job.note.rel] = to_notebook(job.note)
 
     # Ctrl-C or SIGTERM: cancel every note, kill every kernel, store nothing half-done, exit as interrupted
     main, loop = asyncio.current_task(), asyncio.get_running_loop()
