@@ -9,10 +9,11 @@ brackets (an escape, emphasis in the shown text, a table cell's `\\|`).
 from __future__ import annotations
 
 import logging
-import posixpath
 import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
+
+from mkdocs.utils import get_relative_url
 
 from .index import Link, Note, read_body
 from .links import Resolver
@@ -51,7 +52,7 @@ class PageContext:
         fragment = f"#{quote(anchor, safe='^:')}" if anchor else ""
         if target == self.note.rel and anchor:
             return fragment
-        path = posixpath.relpath(target, posixpath.dirname(self.note.rel) or ".")
+        path = get_relative_url(target, self.note.rel)  # posixpath.relpath would ask the OS for the cwd, per link
         return quote(path) + fragment
 
     def report(self, link: Link, error: str) -> None:

@@ -28,7 +28,7 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
 from . import config as config_mod
-from . import site_extras
+from . import site_extras, site_theme
 from .execute import resolve_device, run_vault
 from .index import note_paths, read_note
 from .markdown_ext import PageContext, VaultExtension, unreadable_page
@@ -146,7 +146,10 @@ def on_page_content(html: str, page, config, files):
     note, CTX.note = CTX.note, None
     if note is None or site is None or note.rel not in site.notes:
         return html
-    return site_extras.page_content(site, note, html, site.html_for(note, html, page, files))
+    html = site_extras.page_content(site, note, html, site.html_for(note, html, page, files))
+    if "<img" not in html and "glightbox" not in page.meta:
+        page.meta["glightbox"] = False  # nothing to zoom: mkdocs-glightbox neither re-parses the page nor adds its JS
+    return html
 
 
 @event_priority(100)  # before the search plugin indexes the page (its on_page_context)
@@ -158,6 +161,10 @@ def on_page_context(context, page, config, nav):
     if html.startswith("<html>") and "<body>" in html:
         page.content = html[html.index("<body>") + 6:html.rindex("</body>")] if "</body>" in html else html
     return context
+
+
+def on_env(env, config, files):
+    return site_theme.on_env(env, config, files, enabled=options["enabled"] and options.get("nav_cache", True))
 
 
 def on_post_build(config) -> None:

@@ -124,7 +124,10 @@ class Site:
                 return render_cell(cell, None, failed, figure)
             own = own_cells[n]
             section = next((h.text for h in reversed(note.headings) if h.line < own.line), None)
-            return render_cell(cell, own.skip_reason, failed, figure, alt=describe(own.source, section),
+            drew = cell is not None and any(k.startswith("image/") for o in cell.get("outputs", [])
+                                            for k in o.get("data", {}))
+            return render_cell(cell, own.skip_reason, failed, figure,  # describe() parses the cell: only if it drew
+                               alt=describe(own.source, section) if drew else "figure",
                                measured=is_measured(own.attrs, cell))
 
         def figure(mime: str, data: bytes) -> str:  # a file, not a data URI: pages stay small and fast to index
