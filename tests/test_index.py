@@ -133,3 +133,20 @@ def test_a_kept_parse_is_the_same_note_and_follows_every_edit(tmp_path, monkeypa
     assert sorted(parsed) == ["A.md", "B.md"]
     kept.write_bytes(b"not a pickle")
     assert read_vault(vault, parsed=kept).notes == edited.notes
+
+
+def test_frontmatter_reads_the_same_with_libyaml_as_with_pyyaml():
+    """index.py parses frontmatter with libyaml for speed: what it reads must be what PyYAML's own parser reads."""
+    from pathlib import Path
+
+    import yaml
+
+    from runner.index import FAST_YAML, split_frontmatter
+
+    texts = [split_frontmatter(p.read_text())[0] for p in Path("vault").rglob("*.md")]
+    texts = [t for t in texts if t is not None]
+    assert len(texts) >= 30
+    texts += ["tags: [a, 'b c', \"d\\te\"]\naliases: |\n  two\n  lines\n", "n: 1e3\nday: 2026-12-02\nyes: no\n",
+              "x: ~\ny: &a [1, 2]\nz: *a\n", "é: ü\n"]
+    for text in texts:
+        assert yaml.load(text, Loader=FAST_YAML) == yaml.safe_load(text), text
