@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 
-from jinja2 import ChoiceLoader, DictLoader, Undefined
+from jinja2 import ChoiceLoader, DictLoader, TemplateNotFound, Undefined
 from mkdocs.structure.pages import Page
 
 log = logging.getLogger("mkdocs.plugins.llm_vault")
@@ -24,7 +24,7 @@ TEMPLATE = "partials/nav-item.html"
 stats: dict = {"patched": False, "lookups": 0, "items": {}}  # of the last build (tests/test_site_speed.py reads it)
 
 # Material's `render` macro, which renders one navigation item and, through itself, the items under it
-_RENDER = re.compile(r"(\{% macro render\(nav_item, path, level, parent\) %\})(.*?)(\{% endmacro %\}\s*)$", re.S)
+_RENDER = re.compile(r"(\{% macro render\(nav_item, path, level, parent\) %\})(.*?)(\{% endmacro %\}\s*)$", re.DOTALL)
 
 
 def _folder(page) -> str | None:
@@ -66,7 +66,7 @@ def on_env(env, config, files, enabled: bool = True):
         return env
     try:
         source, _, _ = env.loader.get_source(env, TEMPLATE)
-    except Exception:  # another theme: nothing to patch
+    except TemplateNotFound:  # another theme: nothing to patch
         return env
     patched = patched_source(source)
     if patched is None:

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from site_helpers import built_site
 from test_site_browser import CHROMIUM, Browser, Server, websocket  # noqa: F401  (skips without them)
 

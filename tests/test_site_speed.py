@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from site_helpers import build, built_site, fresh_vault
 
 from runner import site as site_mod
 from runner import site_theme
 from runner.site_nav import CHUNK
-from site_helpers import build, built_site, fresh_vault
 
 
 @pytest.fixture()
@@ -46,8 +46,8 @@ def test_navigation_rendered_once_per_folder_is_byte_for_byte_materials(tmp_path
 
 
 def test_the_patch_fits_the_installed_material_and_refuses_a_changed_one():
-    from jinja2 import Environment, FileSystemLoader
     import material
+    from jinja2 import Environment, FileSystemLoader
 
     templates = Path(material.__file__).parent / "templates"
     source = (templates / site_theme.TEMPLATE).read_text()
