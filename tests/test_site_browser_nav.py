@@ -100,6 +100,24 @@ def node_positions(browser: Browser, selector: str) -> dict:
                      return {{id: n.id, title: n.title, x: r.left + p.x, y: r.top + p.y, near: n.near.length}}; }})}}; }})()""")
 
 
+def drawn_labels(browser: Browser, selector: str) -> dict:
+    """The labels the last frame drew (graph.js: state.labels, px in the canvas) and the most linked note's title."""
+    return browser.eval(f"""(() => {{ const st = document.querySelector({json.dumps(selector)}).llmGraphState;
+        const hub = st.nodes.slice().sort((a, b) => b.degree - a.degree || a.id - b.id)[0];
+        return {{labels: st.labels, hub: hub.title}}; }})()""")
+
+
+def assert_labels_readable(drawn: dict, width: float, height: float, must: str) -> None:
+    boxes = drawn["labels"]
+    assert must in [b["title"] for b in boxes], f"{must} is labelled"
+    assert all(-1 <= b["box"][0] and b["box"][2] <= width + 1 and -1 <= b["box"][1] and b["box"][3] <= height + 1
+               for b in boxes), "labels stay inside the frame"
+    clashes = [(a["title"], b["title"]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+               if a["box"][0] < b["box"][2] and b["box"][0] < a["box"][2] and a["box"][1] < b["box"][3]
+               and b["box"][1] < a["box"][3]]
+    assert clashes == [], f"labels drawn over each other: {clashes}"
+
+
 @pytest.mark.parametrize("name,scheme", COMBOS)
 def test_graph_page(browser, vault_site, name, scheme):
     _, url = vault_site
@@ -115,6 +133,8 @@ def test_graph_page(browser, vault_site, name, scheme):
     assert len(g["nodes"]) >= 30
     outside = [n for n in g["nodes"] if not (left <= n["x"] <= left + width and top <= n["y"] <= top + height)]
     assert not outside, f"notes outside the frame {g['frame']} after fitting: {outside}"
+    drawn = drawn_labels(browser, ".llm-graph-full")
+    assert_labels_readable(drawn, width, height, must=drawn["hub"])  # the most linked note
     browser.screenshot(f"nav-graph-{name}-{scheme}.png")
 
     before = g["zoom"]
@@ -185,6 +205,7 @@ def test_local_graph_is_centred_on_its_note(browser, vault_site, name):
     assert abs(me["x"] - (left + width / 2)) < 4 and abs(me["y"] - (top + height / 2)) < 4
     assert len(g["nodes"]) == me["near"] + 1  # the note and its neighbours
     assert all(left <= n["x"] <= left + width and top <= n["y"] <= top + height for n in g["nodes"])
+    assert_labels_readable(drawn_labels(browser, ".llm-graph-local"), width, height, must="Inference and Generation")
     browser.screenshot(f"nav-local-graph-{name}.png")
 
 

@@ -184,7 +184,7 @@
         }
         var showLabel = (state.hover && lit(node)) || node.degree >= state.hubDegree || !crowded() ||
                         scale > (state.fitScale || 1) * LABEL_ZOOM;
-        if (showLabel) label(node, ctx, scale, r);
+        if (showLabel) state.pending.push({ node: node, r: r, alpha: alpha });
         ctx.globalAlpha = 1;
       })
       .nodePointerAreaPaint(function (node, paint, ctx) {
@@ -208,25 +208,52 @@
     if (!big) fg.d3Force("collide", collide(g.nodes, 14));
     if (center !== null) fg.d3Force("center", null);
     var fitted = 0;
-    fg.onRenderFramePost(function () { if (fitted === 0) { fitted = 1; fit(fg, box, state, 0); } });
+    fg.onRenderFramePre(function () { state.pending = []; });
+    fg.onRenderFramePost(function (ctx, scale) {
+      labels(ctx, scale);
+      if (fitted === 0) { fitted = 1; fit(fg, box, state, 0); }
+    });
     fg.onEngineStop(function () {  // the layout has settled: fit it once more, then it is the reader's
       if (fitted < 2) { fitted = 2; fit(fg, box, state, 400); setTimeout(function () { state.settled = true; }, 450); }
     });
 
-    // labels: a constant size on screen, on the node's right unless that leaves the frame, then on its left,
-    // and clamped inside the frame in any case
-    function label(node, ctx, scale, r) {
-      var size = LABEL_PX / scale;
-      ctx.font = size + "px " + getComputedStyle(document.body).fontFamily;
-      ctx.textBaseline = "middle";
-      var width = ctx.measureText(node.title).width;
+    // labels, drawn after the nodes, most important first: the hovered note and the centre always, then the
+    // hovered note's neighbours, then by number of links; a label that would overlap one already drawn is left
+    // out (zoom in or hover to see it). A constant size on screen, on the node's right unless that leaves the
+    // frame, then on its left, and clamped inside the frame in any case. state.labels: what was drawn, in px.
+    function labels(ctx, scale) {
+      var size = LABEL_PX / scale, pad = 4 / scale, gap = 2 / scale, font = getComputedStyle(document.body).fontFamily;
       var topLeft = fg.screen2GraphCoords(0, 0), bottomRight = fg.screen2GraphCoords(box.clientWidth, state.height);
-      var pad = 4 / scale, x = node.x + r + 2 / scale;
-      if (x + width > bottomRight.x - pad) x = node.x - r - 2 / scale - width;
-      x = Math.max(topLeft.x + pad, Math.min(x, bottomRight.x - pad - width));
-      var y = Math.max(topLeft.y + size, Math.min(node.y, bottomRight.y - size));
+      function rank(p) {
+        if (p.node.id === center || (state.hover && p.node.id === state.hover.id)) return 0;
+        return state.hover && lit(p.node) ? 1 : 2;
+      }
+      var todo = (state.pending || []).slice().sort(function (a, b) {
+        return rank(a) - rank(b) || b.node.degree - a.node.degree || a.node.id - b.node.id;
+      });
+      var placed = [];
+      ctx.font = size + "px " + font;
+      ctx.textBaseline = "middle";
       ctx.fillStyle = state.colours.fg;
-      ctx.fillText(node.title, x, y);
+      todo.forEach(function (p) {
+        var node = p.node, width = ctx.measureText(node.title).width, x = node.x + p.r + gap;
+        if (x + width > bottomRight.x - pad) x = node.x - p.r - gap - width;
+        x = Math.max(topLeft.x + pad, Math.min(x, bottomRight.x - pad - width));
+        var y = Math.max(topLeft.y + size, Math.min(node.y, bottomRight.y - size));
+        var rect = [x - gap, y - size / 2 - gap, x + width + gap, y + size / 2 + gap];
+        var overlaps = placed.some(function (q) {
+          return rect[0] < q.rect[2] && q.rect[0] < rect[2] && rect[1] < q.rect[3] && q.rect[1] < rect[3];
+        });
+        if (overlaps && rank(p) > 0) return;
+        placed.push({ title: node.title, rect: rect });
+        ctx.globalAlpha = p.alpha;
+        ctx.fillText(node.title, x, y);
+      });
+      ctx.globalAlpha = 1;
+      state.labels = placed.map(function (q) {
+        var a = fg.graph2ScreenCoords(q.rect[0], q.rect[1]), b = fg.graph2ScreenCoords(q.rect[2], q.rect[3]);
+        return { title: q.title, box: [a.x, a.y, b.x, b.y] };
+      });
     }
 
     // every label when each note has room for one; else only the hubs', the rest when zoomed in or hovered
