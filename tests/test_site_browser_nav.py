@@ -277,6 +277,8 @@ def test_search_and_previous_next(browser, vault_site, name, scheme):
     results = search(browser, "top-p")
     first = results.split(" | ")[:5]
     assert any("Inference and Generation" in r for r in first), results[:500]
+    code = browser.eval("[...document.querySelectorAll('.md-search-result pre')].map(p => p.offsetHeight)")
+    assert code and max(code) <= 160, f"a result shows a whole cell: {code}"  # 7.5 lines of code, then it fades
     browser.screenshot(f"nav-search-top-p-{name}-{scheme}.png")
 
 
