@@ -52,11 +52,13 @@ def patched_source(source: str) -> str | None:
     if found is None or "nav_item.active" not in found.group(2):
         return None
     start, body, end = found.groups()
+    # the body once: rendered (and kept, when it has a key) unless a kept copy exists; Jinja's `if` opens no scope
     cached = ("{% set llm_vault_key = llm_vault_item_key(nav_item, path, level, parent, page) %}"
-              "{% if llm_vault_key is none %}" + body + "{% else %}"
-              "{% if llm_vault_key not in llm_vault_items %}{% set llm_vault_html %}" + body + "{% endset %}"
-              "{% set _ = llm_vault_items.update({llm_vault_key: llm_vault_html}) %}{% endif %}"
-              "{{ llm_vault_items[llm_vault_key] }}{% endif %}")
+              "{% if llm_vault_key is none or llm_vault_key not in llm_vault_items %}"
+              "{% set llm_vault_html %}" + body + "{% endset %}"
+              "{% if llm_vault_key is not none %}{% set _ = llm_vault_items.update({llm_vault_key: llm_vault_html}) %}"
+              "{% endif %}{% else %}{% set llm_vault_html = llm_vault_items[llm_vault_key] %}{% endif %}"
+              "{{ llm_vault_html }}")
     return source[:found.start()] + start + cached + end
 
 

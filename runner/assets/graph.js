@@ -144,7 +144,7 @@
     canvasBox.className = "llm-graph-canvas";
     box.textContent = "";
     box.appendChild(canvasBox);
-    var state = { center: center, nodes: g.nodes, text: "", hidden: {}, hover: null, colours: theme(box),
+    var state = { center: center, nodes: g.nodes, text: "", hidden: {}, hover: null, colours: theme(box), pending: [],
                   height: canvasBox.clientHeight || 320 };
     var byId = {};
     g.nodes.forEach(function (n) { byId[n.id] = n; });
@@ -182,7 +182,7 @@
         if (node.id === center || (state.hover && node.id === state.hover.id)) {
           ctx.strokeStyle = state.colours.fg; ctx.lineWidth = 2 / scale; ctx.stroke();
         }
-        var showLabel = (state.hover && lit(node)) || node.degree >= state.hubDegree || !crowded() ||
+        var showLabel = (state.hover && lit(node)) || node.degree >= state.hubDegree || !state.crowded ||
                         scale > (state.fitScale || 1) * LABEL_ZOOM;
         if (showLabel) state.pending.push({ node: node, r: r, alpha: alpha });
         ctx.globalAlpha = 1;
@@ -208,7 +208,7 @@
     if (!big) fg.d3Force("collide", collide(g.nodes, 14));
     if (center !== null) fg.d3Force("center", null);
     var fitted = 0;
-    fg.onRenderFramePre(function () { state.pending = []; });
+    fg.onRenderFramePre(function () { state.pending = []; state.crowded = crowded(); });  // once a frame, not per node
     fg.onRenderFramePost(function (ctx, scale) {
       labels(ctx, scale);
       if (fitted === 0) { fitted = 1; fit(fg, box, state, 0); }
@@ -228,7 +228,7 @@
         if (p.node.id === center || (state.hover && p.node.id === state.hover.id)) return 0;
         return state.hover && lit(p.node) ? 1 : 2;
       }
-      var todo = (state.pending || []).slice().sort(function (a, b) {
+      var todo = state.pending.slice().sort(function (a, b) {
         return rank(a) - rank(b) || b.node.degree - a.node.degree || a.node.id - b.node.id;
       });
       var placed = [];
